@@ -1,0 +1,389 @@
+// A llama.cpp context with several sequences; one decode loop advances them all together.
+//
+// Context overflow rule: every sequence owns `contextSize` KV cells. A prompt must be shorter
+// than that (PromptTooLongError otherwise, before any work); a generation that fills its cells
+// ends with finishReason "length" (stopDetail "context_full"). Nothing is silently truncated
+// or shifted, so the text is always the model's real continuation of the whole prompt.
+import { availableParallelism } from "node:os";
+import {
+  ContextCreateError,
+  DecodeError,
+  DisposedError,
+  InvalidOptionError,
+  LlamaError,
+  PromptTooLongError,
+} from "./errors.ts";
+import type { Pointer } from "./ffi.ts";
+import { ptr } from "./ffi.ts";
+import { type FinishReason, Generation, type GenerationResult, type StopDetail } from "./generation.ts";
+import type { LlamaModel } from "./model.ts";
+import { buildSampler, resolveSampling, type SamplingOptions } from "./sampling.ts";
+import { StopMatcher } from "./stop.ts";
+
+export interface ContextOptions {
+  /** KV cells (tokens) per sequence. Default: the model's training context, at most 4096. */
+  contextSize?: number;
+  /** Sequences that can generate at the same time. Default 1. */
+  sequences?: number;
+  /** CPU threads. Default: all cores. */
+  threads?: number;
+  /** Most tokens in one llama_decode call (prompt chunks are cut to fit). Default 512. */
+  batchSize?: number;
+  flashAttention?: boolean;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Most tokens to generate. Default: until end of text or the context is full. */
+  maxTokens?: number;
+  /** Generation stops before the first occurrence of any of these; they are not returned. */
+  stop?: string[];
+  signal?: AbortSignal;
+  /** Keep going past end-of-generation tokens (benchmarks). Default false. */
+  ignoreEos?: boolean;
+  /** For a text prompt: add BOS as the model asks. Default true. */
+  addSpecial?: boolean;
+}
+
+interface Job {
+  gen: Generation;
+  prompt: Int32Array;
+  promptDone: number;
+  /** Tokens of this sequence in the KV cache. */
+  pos: number;
+  seq: number;
+  sampler: Pointer | null;
+  lastToken: number;
+  batchIndex: number;
+  generated: number;
+  maxTokens: number;
+  ignoreEos: boolean;
+  text: string;
+  decoder: TextDecoder;
+  stop: StopMatcher;
+  signal: AbortSignal | undefined;
+  cancelled: boolean;
+  tCreated: number;
+  tAdmitted: number;
+  tFirst: number;
+  options: GenerateOptions;
+}
+
+export class LlamaContext {
+  readonly contextSize: number;
+  readonly sequences: number;
+  readonly batchSize: number;
+  private handle: Pointer | null;
+  private readonly batch: Pointer;
+  private readonly memory: Pointer;
+  private readonly freeSeqs: number[] = [];
+  private readonly waiting: Job[] = [];
+  private readonly active: Job[] = [];
+  private running = false;
+  private readonly tokens: Int32Array;
+  private readonly pos: Int32Array;
+  private readonly seqIds: Int32Array;
+  private readonly logits: Int8Array;
+  private pieceBuf = new Uint8Array(256);
+
+  /** @internal use model.createContext() */
+  constructor(
+    readonly model: LlamaModel,
+    modelHandle: Pointer,
+    options: ContextOptions,
+    private readonly onDispose: () => void,
+  ) {
+    const seqs = options.sequences ?? 1;
+    if (!Number.isInteger(seqs) || seqs < 1 || seqs > 256) throw new InvalidOptionError("sequences", seqs, "an integer from 1 to 256");
+    const perSeq = options.contextSize ?? Math.min(model.info.contextLength || 4096, 4096);
+    if (!Number.isInteger(perSeq) || perSeq < 16) throw new InvalidOptionError("contextSize", perSeq, "an integer ≥ 16");
+    const batchSize = options.batchSize ?? 512;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidOptionError("batchSize", batchSize, "an integer ≥ 1");
+    const threads = options.threads ?? availableParallelism();
+    const b = model.backend;
+    const flags = (options.flashAttention ? 2 : 0);
+    b.log.clearRecent();
+    const h = b.shim.gg_new_context(modelHandle, perSeq * seqs, batchSize, batchSize, seqs, threads, threads, flags) as Pointer | null;
+    b.drainLog();
+    if (!h) {
+      const said = b.log.problems().join("; ");
+      throw new ContextCreateError(`could not create a context of ${perSeq}×${seqs} tokens${said ? `: ${said}` : ""}; try a smaller contextSize or fewer sequences`);
+    }
+    this.handle = h;
+    this.contextSize = b.llama.llama_n_ctx_seq(h);
+    this.sequences = seqs;
+    this.batchSize = b.llama.llama_n_batch(h);
+    this.memory = b.llama.llama_get_memory(h) as Pointer;
+    const cap = Math.max(this.batchSize, seqs);
+    const batch = b.shim.gg_batch_new(cap) as Pointer | null;
+    if (!batch) {
+      b.llama.llama_free(h);
+      throw new ContextCreateError("out of memory allocating the batch");
+    }
+    this.batch = batch;
+    this.tokens = new Int32Array(cap);
+    this.pos = new Int32Array(cap);
+    this.seqIds = new Int32Array(cap);
+    this.logits = new Int8Array(cap);
+    for (let i = seqs - 1; i >= 0; i--) this.freeSeqs.push(i);
+  }
+
+  get disposed(): boolean {
+    return this.handle === null;
+  }
+
+  /** Generations running or waiting for a sequence. */
+  get pending(): number {
+    return this.active.length + this.waiting.length;
+  }
+
+  /**
+   * Starts generating a continuation of `prompt` (text, or token ids used as they are).
+   * Invalid options and over-long prompts throw here; everything later is reported through
+   * the returned Generation.
+   */
+  generate(prompt: string | ArrayLike<number>, options: GenerateOptions = {}): Generation {
+    if (!this.handle) throw new DisposedError("the context");
+    const tokens = typeof prompt === "string" ? this.model.tokenize(prompt, { addSpecial: options.addSpecial ?? true }) : Int32Array.from(prompt);
+    if (tokens.length === 0) throw new InvalidOptionError("prompt", prompt, "text or tokens that give at least one token");
+    const vocab = this.model.info.vocabSize;
+    for (const t of tokens) if (t < 0 || t >= vocab) throw new InvalidOptionError("prompt token", t, `an id from 0 to ${vocab - 1}`);
+    if (tokens.length >= this.contextSize) throw new PromptTooLongError(tokens.length, this.contextSize);
+    const maxTokens = options.maxTokens ?? Number.POSITIVE_INFINITY;
+    if (maxTokens !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxTokens) || maxTokens < 1)) {
+      throw new InvalidOptionError("maxTokens", maxTokens, "an integer ≥ 1");
+    }
+    const stops = options.stop ?? [];
+    if (!Array.isArray(stops) || stops.some((s) => typeof s !== "string" || s.length === 0)) {
+      throw new InvalidOptionError("stop", stops, "a list of non-empty strings");
+    }
+    resolveSampling(options); // validate now, build when admitted
+    const job: Job = {
+      gen: new Generation(() => {
+        job.cancelled = true;
+        this.kick();
+      }),
+      prompt: tokens,
+      promptDone: 0,
+      pos: 0,
+      seq: -1,
+      sampler: null,
+      lastToken: -1,
+      batchIndex: -1,
+      generated: 0,
+      maxTokens,
+      ignoreEos: options.ignoreEos ?? false,
+      text: "",
+      decoder: new TextDecoder("utf-8"),
+      stop: new StopMatcher(stops),
+      signal: options.signal,
+      cancelled: false,
+      tCreated: performance.now(),
+      tAdmitted: 0,
+      tFirst: 0,
+      options,
+    };
+    options.signal?.addEventListener("abort", () => job.gen.cancel(), { once: true });
+    this.waiting.push(job);
+    this.kick();
+    return job.gen;
+  }
+
+  private kick(): void {
+    if (this.running || !this.handle) return;
+    this.running = true;
+    queueMicrotask(() => void this.loop());
+  }
+
+  private async loop(): Promise<void> {
+    let lastYield = performance.now();
+    try {
+      while (this.handle && (this.active.length > 0 || this.waiting.length > 0)) {
+        this.admitAndCancel();
+        if (this.active.length === 0) break;
+        this.step();
+        // Let other work (sockets, timers, consumers) run: microtasks every step, I/O every 4 ms.
+        const now = performance.now();
+        if (now - lastYield > 4) {
+          await new Promise<void>((r) => setImmediate(r));
+          lastYield = performance.now();
+        } else {
+          await null;
+        }
+      }
+    } catch (e) {
+      for (const job of [...this.active, ...this.waiting]) this.fail(job, e);
+    } finally {
+      this.running = false;
+    }
+    if (this.handle && this.waiting.length > 0) this.kick();
+  }
+
+  private admitAndCancel(): void {
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      const job = this.waiting[i] as Job;
+      if (job.cancelled || job.signal?.aborted) {
+        this.waiting.splice(i, 1);
+        this.finish(job, "cancelled", "cancelled");
+      }
+    }
+    while (this.waiting.length > 0 && this.freeSeqs.length > 0) {
+      const job = this.waiting.shift() as Job;
+      job.seq = this.freeSeqs.pop() as number;
+      job.tAdmitted = performance.now();
+      job.sampler = buildSampler(this.model.backend, this.model.info.vocabSize, resolveSampling(job.options));
+      this.active.push(job);
+    }
+    for (let i = this.active.length - 1; i >= 0; i--) {
+      const job = this.active[i] as Job;
+      if (job.cancelled || job.signal?.aborted) this.finish(job, "cancelled", "cancelled");
+    }
+  }
+
+  /** One llama_decode over every active sequence: a token each, plus prompt chunks. */
+  private step(): void {
+    const L = this.model.backend.llama;
+    const shim = this.model.backend.shim;
+    const ctx = this.handle as Pointer;
+    let n = 0;
+    for (const job of this.active) {
+      job.batchIndex = -1;
+      if (job.promptDone < job.prompt.length) continue;
+      this.tokens[n] = job.lastToken;
+      this.pos[n] = job.pos;
+      this.seqIds[n] = job.seq;
+      this.logits[n] = 1;
+      job.batchIndex = n++;
+      job.pos++;
+    }
+    for (const job of this.active) {
+      const left = job.prompt.length - job.promptDone;
+      if (left === 0 || job.batchIndex >= 0 || n >= this.tokens.length) continue;
+      const take = Math.min(left, this.tokens.length - n);
+      for (let k = 0; k < take; k++) {
+        this.tokens[n] = job.prompt[job.promptDone + k] as number;
+        this.pos[n] = job.pos + k;
+        this.seqIds[n] = job.seq;
+        this.logits[n] = 0;
+        n++;
+      }
+      job.promptDone += take;
+      job.pos += take;
+      if (job.promptDone === job.prompt.length) {
+        this.logits[n - 1] = 1;
+        job.batchIndex = n - 1;
+      }
+    }
+    const status =
+      n === 1 && this.logits[0] === 1
+        ? shim.gg_decode_one(ctx, this.batch, this.tokens[0] as number, this.pos[0] as number, this.seqIds[0] as number)
+        : shim.gg_decode(ctx, this.batch, n, ptr(this.tokens), ptr(this.pos), ptr(this.seqIds), ptr(this.logits));
+    if (status !== 0) {
+      this.model.backend.drainLog();
+      const err = new DecodeError(status);
+      for (const job of [...this.active]) {
+        if (status === 1) this.finish(job, "length", "context_full");
+        else this.fail(job, err);
+      }
+      return;
+    }
+    for (let i = this.active.length - 1; i >= 0; i--) {
+      const job = this.active[i] as Job;
+      if (job.batchIndex >= 0) this.sample(job, L.llama_sampler_sample(job.sampler, ctx, job.batchIndex));
+    }
+  }
+
+  private sample(job: Job, token: number): void {
+    if (job.generated === 0) job.tFirst = performance.now();
+    if (!job.ignoreEos && this.model.isEndOfGeneration(token)) {
+      this.finish(job, "stop", "eos");
+      return;
+    }
+    job.generated++;
+    job.lastToken = token;
+    let len = this.model.tokenBytesInto(token, this.pieceBuf);
+    if (len < 0) {
+      this.pieceBuf = new Uint8Array(-len * 2);
+      len = this.model.tokenBytesInto(token, this.pieceBuf);
+    }
+    const piece = job.decoder.decode(this.pieceBuf.subarray(0, len), { stream: true });
+    if (piece) {
+      const { emit, stopped } = job.stop.push(piece);
+      if (emit) {
+        job.text += emit;
+        job.gen.push(emit);
+      }
+      if (stopped) {
+        this.finish(job, "stop", "stop_string", true);
+        return;
+      }
+    }
+    if (job.generated >= job.maxTokens) this.finish(job, "length", "max_tokens");
+    else if (job.pos >= this.contextSize) this.finish(job, "length", "context_full");
+  }
+
+  private release(job: Job): void {
+    const i = this.active.indexOf(job);
+    if (i >= 0) this.active.splice(i, 1);
+    if (job.sampler) this.model.backend.llama.llama_sampler_free(job.sampler);
+    job.sampler = null;
+    if (job.seq >= 0) {
+      if (this.handle) this.model.backend.llama.llama_memory_seq_rm(this.memory, job.seq, -1, -1);
+      this.freeSeqs.push(job.seq);
+      job.seq = -1;
+    }
+  }
+
+  private finish(job: Job, reason: FinishReason, detail: StopDetail, droppedRest = false): void {
+    this.release(job);
+    if (!droppedRest) {
+      const tail = job.stop.push(job.decoder.decode());
+      const rest = tail.stopped ? tail.emit : tail.emit + job.stop.flush();
+      if (rest) {
+        job.text += rest;
+        job.gen.push(rest);
+      }
+      if (tail.stopped && reason !== "cancelled") {
+        reason = "stop";
+        detail = "stop_string";
+      }
+    }
+    const end = performance.now();
+    const admitted = job.tAdmitted || end;
+    const first = job.tFirst || end;
+    const promptMs = first - admitted;
+    const decodeMs = end - first;
+    const result: GenerationResult = {
+      text: job.text,
+      promptTokens: job.prompt.length,
+      generatedTokens: job.generated,
+      finishReason: reason,
+      stopDetail: detail,
+      timings: { queuedMs: admitted - job.tCreated, promptMs, decodeMs, totalMs: end - job.tCreated },
+      promptTokensPerSecond: promptMs > 0 ? (job.promptDone / promptMs) * 1000 : 0,
+      decodeTokensPerSecond: decodeMs > 0 && job.generated > 1 ? ((job.generated - 1) / decodeMs) * 1000 : 0,
+    };
+    job.gen.end(result);
+  }
+
+  private fail(job: Job, error: unknown): void {
+    this.release(job);
+    const i = this.waiting.indexOf(job);
+    if (i >= 0) this.waiting.splice(i, 1);
+    job.gen.fail(error instanceof LlamaError ? error : new LlamaError("generation_failed", String(error)));
+  }
+
+  /** Cancels running generations and frees the context. Safe to call more than once. */
+  dispose(): void {
+    if (!this.handle) return;
+    for (const job of [...this.active, ...this.waiting]) {
+      this.finish(job, "cancelled", "cancelled");
+    }
+    this.waiting.length = 0;
+    const h = this.handle;
+    this.handle = null;
+    this.model.backend.shim.gg_batch_free(this.batch);
+    this.model.backend.llama.llama_free(h);
+    this.model.backend.drainLog();
+    this.onDispose();
+  }
+}

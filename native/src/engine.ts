@@ -1,0 +1,62 @@
+// LlamaEngine: the one interface the worker sees — pick a backend, load models, list devices.
+import { type BackendOptions, type DeviceInfo, LlamaBackend } from "./backend.ts";
+import { LibraryNotFoundError } from "./errors.ts";
+import { type BackendKind, findLibraryVariants, type LibraryVariant } from "./library.ts";
+import { type LoadModelOptions, LlamaModel } from "./model.ts";
+import { type BackendChoice, chooseVariant, probeInChild, type Prober } from "./probe.ts";
+
+export interface EngineOptions extends BackendOptions {
+  /** "auto" (default; GOGRID_BACKEND overrides) or one backend kind. */
+  backend?: "auto" | BackendKind;
+  /** Candidate builds (default: findLibraryVariants()). */
+  variants?: LibraryVariant[];
+  /** How GPU builds are tested (default: a real decode in a child process). */
+  probe?: Prober;
+}
+
+export class LlamaEngine {
+  private constructor(
+    readonly backend: LlamaBackend,
+    readonly choice: BackendChoice,
+  ) {}
+
+  private static opened: Promise<LlamaEngine> | null = null;
+
+  /**
+   * Opens the engine once per process (llama.cpp keeps global state): later calls return the
+   * same engine whatever their options.
+   */
+  static open(options: EngineOptions = {}): Promise<LlamaEngine> {
+    LlamaEngine.opened ??= LlamaEngine.create(options).catch((e) => {
+      LlamaEngine.opened = null;
+      throw e;
+    });
+    return LlamaEngine.opened;
+  }
+
+  private static async create(options: EngineOptions): Promise<LlamaEngine> {
+    const variants = options.variants ?? findLibraryVariants();
+    const prefer = options.backend ?? ((process.env.GOGRID_BACKEND as BackendKind | "auto" | undefined) || "auto");
+    const choice = await chooseVariant(variants, options.probe ?? ((v) => probeInChild(v)), prefer);
+    if (!choice) {
+      throw new LibraryNotFoundError(
+        `no usable llama.cpp build (backend ${prefer}): ${variants.map((v) => `${v.name}`).join(", ") || "none found"} — set GOGRID_BACKEND=auto or cpu`,
+      );
+    }
+    const backend = LlamaBackend.open(choice.variant, options);
+    return new LlamaEngine(backend, { ...choice, devices: backend.devices() });
+  }
+
+  /** Which build runs and why the others did not (for logs and `register`). */
+  get backendName(): BackendKind {
+    return this.choice.variant.backend;
+  }
+
+  devices(): DeviceInfo[] {
+    return this.backend.devices();
+  }
+
+  loadModel(path: string, options: LoadModelOptions = {}): Promise<LlamaModel> {
+    return LlamaModel.load(this.backend, path, options);
+  }
+}

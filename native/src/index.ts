@@ -1,0 +1,19 @@
+// @gogrid/native: llama.cpp over bun:ffi behind one engine interface.
+export { type BackendOptions, type DeviceInfo, LlamaBackend } from "./backend.ts";
+export { type ContextOptions, type GenerateOptions, LlamaContext } from "./context.ts";
+export { type EngineOptions, LlamaEngine } from "./engine.ts";
+export * from "./errors.ts";
+export { type FinishReason, Generation, type GenerationResult, type StopDetail } from "./generation.ts";
+export {
+  type BackendKind,
+  type EmbeddedAsset,
+  findLibraryVariants,
+  type LibraryVariant,
+  LLAMA_PACKAGE_VERSION,
+  platformVariants,
+  registerEmbeddedLibraries,
+} from "./library.ts";
+export type { LogLevel, LogSink } from "./log.ts";
+export { type ChatMessage, type LoadModelOptions, LlamaModel, type ModelInfo } from "./model.ts";
+export { type BackendChoice, chooseVariant, isCompiledBinary, PROBE_COMMAND, probeInChild, type ProbeResult, runProbeChild } from "./probe.ts";
+export type { SamplingOptions } from "./sampling.ts";
