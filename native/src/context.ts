@@ -11,6 +11,7 @@ import {
   DisposedError,
   InvalidOptionError,
   LlamaError,
+  OutOfMemoryError,
   PromptTooLongError,
 } from "./errors.ts";
 import type { Pointer } from "./ffi.ts";
@@ -100,12 +101,24 @@ export class LlamaContext {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidOptionError("batchSize", batchSize, "an integer ≥ 1");
     const threads = options.threads ?? availableParallelism();
     const b = model.backend;
-    const flags = (options.flashAttention ? 2 : 0);
+    // Refuse what cannot fit before llama.cpp tries: a huge allocation can push the machine
+    // into swap long before it fails.
+    const kvBytes = model.kvBytesPerToken() * perSeq * seqs;
+    const freeBytes = b.devices().reduce((sum, d) => sum + d.memoryFreeBytes, 0);
+    if (freeBytes > 0 && kvBytes > freeBytes) {
+      throw new OutOfMemoryError(
+        `a context of ${perSeq}×${seqs} tokens needs ${(kvBytes / 2 ** 30).toFixed(1)} GiB of KV cache but only ${(freeBytes / 2 ** 30).toFixed(1)} GiB is free: use a smaller contextSize or fewer sequences`,
+      );
+    }
+    const flags = options.flashAttention ? 2 : 0;
     b.log.clearRecent();
     const h = b.shim.gg_new_context(modelHandle, perSeq * seqs, batchSize, batchSize, seqs, threads, threads, flags) as Pointer | null;
     b.drainLog();
     if (!h) {
       const said = b.log.problems().join("; ");
+      if (/bad_alloc|failed to allocate|out of memory|ErrorOutOfDeviceMemory/i.test(said)) {
+        throw new OutOfMemoryError(`not enough memory for a context of ${perSeq}×${seqs} tokens (${said}): use a smaller contextSize or fewer sequences`);
+      }
       throw new ContextCreateError(`could not create a context of ${perSeq}×${seqs} tokens${said ? `: ${said}` : ""}; try a smaller contextSize or fewer sequences`);
     }
     this.handle = h;

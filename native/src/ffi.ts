@@ -27,6 +27,7 @@ export const llamaSymbols = {
   llama_model_n_embd: { args: [P], returns: i32 },
   llama_model_n_layer: { args: [P], returns: i32 },
   llama_model_n_head: { args: [P], returns: i32 },
+  llama_model_n_head_kv: { args: [P], returns: i32 },
   llama_model_n_params: { args: [P], returns: u64 },
   llama_model_size: { args: [P], returns: u64 },
   llama_model_desc: { args: [P, P, usize], returns: i32 },
@@ -55,6 +56,7 @@ export const llamaSymbols = {
   llama_sampler_init_min_p: { args: [f32, usize], returns: P },
   llama_sampler_init_temp: { args: [f32], returns: P },
   llama_sampler_init_penalties: { args: [i32, i32, f32, f32, f32], returns: P },
+  llama_sampler_init_logit_bias: { args: [i32, i32, P], returns: P },
   llama_sampler_sample: { args: [P, P, i32], returns: i32 },
   llama_sampler_free: { args: [P], returns: V },
 } as const;

@@ -1,6 +1,17 @@
 // Finds the llama.cpp shared libraries: env override → platform packages → embedded copies.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { LibraryNotFoundError } from "./errors.ts";
@@ -22,6 +33,11 @@ export interface LibraryVariant {
 interface VariantSpec {
   name: string;
   backend: BackendKind;
+  /**
+   * An overlay package: its `bins/<base>/fallback/` files replace those of the `base` package
+   * (the CUDA "ext" package carries a libggml-cuda built for more GPU architectures).
+   */
+  overlayOf?: string;
 }
 
 /** Prebuilt packages per platform, most capable first (the probe order). */
@@ -31,7 +47,7 @@ export function platformVariants(platform = process.platform, arch = process.arc
     case "linux-x64":
       return [
         { name: "linux-x64-cuda", backend: "cuda" },
-        { name: "linux-x64-cuda-ext", backend: "cuda" },
+        { name: "linux-x64-cuda-ext", backend: "cuda", overlayOf: "linux-x64-cuda" },
         { name: "linux-x64-vulkan", backend: "vulkan" },
         { name: "linux-x64", backend: "cpu" },
       ];
@@ -44,7 +60,7 @@ export function platformVariants(platform = process.platform, arch = process.arc
     case "win32-x64":
       return [
         { name: "win-x64-cuda", backend: "cuda" },
-        { name: "win-x64-cuda-ext", backend: "cuda" },
+        { name: "win-x64-cuda-ext", backend: "cuda", overlayOf: "win-x64-cuda" },
         { name: "win-x64-vulkan", backend: "vulkan" },
         { name: "win-x64", backend: "cpu" },
       ];
@@ -80,14 +96,47 @@ function guessBackend(dir: string): BackendKind {
   return "cpu";
 }
 
-function fromPackage(spec: VariantSpec, from: string): LibraryVariant | null {
-  let pkgJson: string;
+function packageDir(name: string, from: string): string | null {
   try {
-    pkgJson = Bun.resolveSync(`@node-llama-cpp/${spec.name}/package.json`, from);
+    return dirname(Bun.resolveSync(`@node-llama-cpp/${name}/package.json`, from));
   } catch {
     return null;
   }
-  const dir = join(dirname(pkgJson), "bins", spec.name);
+}
+
+/** A folder of links: every file of `baseDir`, with those of `overlayDir` in their place. */
+function overlayFolder(name: string, baseDir: string, overlayDir: string): string | null {
+  const target = join(cacheRoot(), `${name}-${LLAMA_PACKAGE_VERSION}`);
+  try {
+    mkdirSync(target, { recursive: true });
+    const overlay = new Set(readdirSync(overlayDir));
+    for (const f of readdirSync(baseDir)) {
+      const link = join(target, f);
+      const src = overlay.has(f) ? join(overlayDir, f) : join(baseDir, f);
+      try {
+        if (readlinkSync(link) === src) continue;
+        unlinkSync(link);
+      } catch {}
+      symlinkSync(src, link);
+    }
+    return target;
+  } catch {
+    return null;
+  }
+}
+
+function fromPackage(spec: VariantSpec, from: string): LibraryVariant | null {
+  const pkg = packageDir(spec.name, from);
+  if (!pkg) return null;
+  let dir = join(pkg, "bins", spec.name);
+  if (spec.overlayOf) {
+    const base = packageDir(spec.overlayOf, from);
+    const overlayDir = join(pkg, "bins", spec.overlayOf, "fallback");
+    if (!base || !existsSync(overlayDir)) return null;
+    const combined = overlayFolder(spec.name, join(base, "bins", spec.overlayOf), overlayDir);
+    if (!combined) return null;
+    dir = combined;
+  }
   const files = libraryFiles(dir);
   return files ? { name: spec.name, backend: spec.backend, dir, ...files } : null;
 }

@@ -95,7 +95,7 @@ export class LlamaModel {
       const problems = backend.log.problems();
       const said = problems.join("; ");
       if (/unknown model architecture/i.test(said)) throw new UnsupportedArchitectureError(header.architecture ?? "unknown", path);
-      if (/out of memory|failed to allocate|cudaMalloc failed|ErrorOutOfDeviceMemory/i.test(said)) {
+      if (/bad_alloc|out of memory|failed to allocate|cudaMalloc failed|ErrorOutOfDeviceMemory/i.test(said)) {
         throw new OutOfMemoryError(`not enough memory to load ${path} with ${gpuLayers} GPU layers: ${said || "allocation failed"}; try fewer GPU layers or a smaller quantisation`);
       }
       throw new ModelLoadError(`llama.cpp could not load ${path}${said ? `: ${said}` : ""}`);
@@ -190,6 +190,15 @@ export class LlamaModel {
       if (n <= cap) return new TextDecoder().decode(out.subarray(0, n));
       cap = n + 1;
     }
+  }
+
+  /** Bytes of f16 K and V cache per token of context (all layers). */
+  kvBytesPerToken(): number {
+    const L = this.backend.llama;
+    const h = this.live;
+    const heads = Math.max(1, L.llama_model_n_head(h));
+    const kvHeads = Math.max(1, L.llama_model_n_head_kv(h));
+    return 2 * 2 * this.info.layers * (this.info.embeddingLength / heads) * kvHeads;
   }
 
   createContext(options: ContextOptions = {}): LlamaContext {
