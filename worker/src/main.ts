@@ -1,0 +1,28 @@
+#!/usr/bin/env bun
+// gogrid-worker: the contributor's program. Today: `generate` (local inference) and the backend probe.
+import { PROBE_COMMAND, runProbeChild } from "@gogrid/native";
+import { Command } from "commander";
+import { registerGenerate } from "./commands/generate.ts";
+import { WORKER_VERSION } from "./version.ts";
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("gogrid-worker")
+    .description("GoGrid worker: lends this machine's GPU to the GoGrid inference network")
+    .version(WORKER_VERSION, "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    // usage errors exit with 2 (after commander has printed what was wrong), --help/--version with 0
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  registerGenerate(program);
+  return program;
+}
+
+if (import.meta.main) {
+  // The compiled binary re-executes itself to probe a GPU build in a child process.
+  if (process.argv[2] === PROBE_COMMAND && process.argv[3]) {
+    await runProbeChild(process.argv[3]);
+  } else {
+    await buildProgram().parseAsync(process.argv);
+  }
+}
