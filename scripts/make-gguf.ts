@@ -31,9 +31,7 @@ function usage(): string {
     const def = "default" in o && o.type === "string" ? ` (default ${o.default})` : "";
     return `  --${k.padEnd(8)} ${o.description}${def}`;
   });
-  return ["usage: bun scripts/make-gguf.ts --preset 1b --type q8_0 [--out PATH] [--seed N] [--force]", ...lines].join(
-    "\n",
-  );
+  return ["usage: bun scripts/make-gguf.ts --preset 1b --type q8_0 [--out PATH] [--seed N] [--force]", ...lines].join("\n");
 }
 
 function fail(message: string): never {

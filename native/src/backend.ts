@@ -2,11 +2,11 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import shimSourcePath from "./shim.c" with { type: "file" };
-import { type GgmlLib, type LlamaLib, openGgml, openLlama, type Pointer, ptr } from "./ffi.ts";
 import { LibraryNotFoundError } from "./errors.ts";
+import { type GgmlLib, type LlamaLib, openGgml, openLlama, type Pointer, ptr } from "./ffi.ts";
 import { cacheRoot, findIncludeDirs, type LibraryVariant } from "./library.ts";
-import { levelNumber, type LogLevel, type LogSink, NativeLogBuffer, parseLogLevel, stderrSink } from "./log.ts";
+import { type LogLevel, type LogSink, levelNumber, NativeLogBuffer, parseLogLevel, stderrSink } from "./log.ts";
+import shimSourcePath from "./shim.c" with { type: "file" };
 import { loadShim, type Shim } from "./shim.ts";
 
 export type DeviceType = "cpu" | "gpu" | "igpu" | "accel" | "meta";

@@ -117,9 +117,13 @@ export class LlamaContext {
     if (!h) {
       const said = b.log.problems().join("; ");
       if (/bad_alloc|failed to allocate|out of memory|ErrorOutOfDeviceMemory/i.test(said)) {
-        throw new OutOfMemoryError(`not enough memory for a context of ${perSeq}×${seqs} tokens (${said}): use a smaller contextSize or fewer sequences`);
+        throw new OutOfMemoryError(
+          `not enough memory for a context of ${perSeq}×${seqs} tokens (${said}): use a smaller contextSize or fewer sequences`,
+        );
       }
-      throw new ContextCreateError(`could not create a context of ${perSeq}×${seqs} tokens${said ? `: ${said}` : ""}; try a smaller contextSize or fewer sequences`);
+      throw new ContextCreateError(
+        `could not create a context of ${perSeq}×${seqs} tokens${said ? `: ${said}` : ""}; try a smaller contextSize or fewer sequences`,
+      );
     }
     this.handle = h;
     this.contextSize = b.llama.llama_n_ctx_seq(h);
@@ -156,7 +160,8 @@ export class LlamaContext {
    */
   generate(prompt: string | ArrayLike<number>, options: GenerateOptions = {}): Generation {
     if (!this.handle) throw new DisposedError("the context");
-    const tokens = typeof prompt === "string" ? this.model.tokenize(prompt, { addSpecial: options.addSpecial ?? true }) : Int32Array.from(prompt);
+    const tokens =
+      typeof prompt === "string" ? this.model.tokenize(prompt, { addSpecial: options.addSpecial ?? true }) : Int32Array.from(prompt);
     if (tokens.length === 0) throw new InvalidOptionError("prompt", prompt, "text or tokens that give at least one token");
     const vocab = this.model.info.vocabSize;
     for (const t of tokens) if (t < 0 || t >= vocab) throw new InvalidOptionError("prompt token", t, `an id from 0 to ${vocab - 1}`);

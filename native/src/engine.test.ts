@@ -159,7 +159,7 @@ describe("generation", () => {
 describe("tokenizer and template", () => {
   test("tokenize and detokenize round-trip", async () => {
     const model = await storiesModel();
-    for (const text of ["Once upon a time", "Lily's mom said, \"Hello!\"\nThe end.", "a  b   c", "üñí ✓ 日本"]) {
+    for (const text of ["Once upon a time", 'Lily\'s mom said, "Hello!"\nThe end.', "a  b   c", "üñí ✓ 日本"]) {
       const tokens = model.tokenize(text, { addSpecial: false });
       expect(tokens.length).toBeGreaterThan(0);
       expect(model.detokenize(tokens).replace(/^ /, "")).toBe(text);
@@ -173,7 +173,13 @@ describe("tokenizer and template", () => {
     const model = await storiesModel();
     expect(model.info.chatTemplate).toBeNull();
     expect(() => model.applyChatTemplate([{ role: "user", content: "hi" }])).toThrow(NoChatTemplateError);
-    const text = model.applyChatTemplate([{ role: "system", content: "Be brief." }, { role: "user", content: "hi" }], { template: "chatml" });
+    const text = model.applyChatTemplate(
+      [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "hi" },
+      ],
+      { template: "chatml" },
+    );
     expect(text).toBe("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
   });
 

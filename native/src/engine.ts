@@ -2,8 +2,8 @@
 import { type BackendOptions, type DeviceInfo, LlamaBackend } from "./backend.ts";
 import { LibraryNotFoundError } from "./errors.ts";
 import { type BackendKind, findLibraryVariants, type LibraryVariant } from "./library.ts";
-import { type LoadModelOptions, LlamaModel } from "./model.ts";
-import { type BackendChoice, chooseVariant, probeInChild, type Prober } from "./probe.ts";
+import { LlamaModel, type LoadModelOptions } from "./model.ts";
+import { type BackendChoice, chooseVariant, type Prober, probeInChild } from "./probe.ts";
 
 export interface EngineOptions extends BackendOptions {
   /** "auto" (default; GOGRID_BACKEND overrides) or one backend kind. */

@@ -29,10 +29,7 @@ export class UnsupportedArchitectureError extends LlamaError {
     readonly architecture: string,
     path: string,
   ) {
-    super(
-      "unsupported_architecture",
-      `${path}: model architecture "${architecture}" is not supported by the bundled llama.cpp release`,
-    );
+    super("unsupported_architecture", `${path}: model architecture "${architecture}" is not supported by the bundled llama.cpp release`);
   }
 }
 
@@ -75,9 +72,7 @@ export class DecodeError extends LlamaError {
   constructor(status: number) {
     super(
       status === 1 ? "context_full" : "decode_failed",
-      status === 1
-        ? "llama_decode found no free slot in the KV cache (the context is full)"
-        : `llama_decode failed with status ${status}`,
+      status === 1 ? "llama_decode found no free slot in the KV cache (the context is full)" : `llama_decode failed with status ${status}`,
     );
   }
 }
@@ -96,6 +91,9 @@ export class DisposedError extends LlamaError {
 
 export class NoFreeSequenceError extends LlamaError {
   constructor(n: number) {
-    super("no_free_sequence", `all ${n} sequences of this context are busy: wait for one to finish or create the context with more sequences`);
+    super(
+      "no_free_sequence",
+      `all ${n} sequences of this context are busy: wait for one to finish or create the context with more sequences`,
+    );
   }
 }

@@ -1,9 +1,9 @@
 // The dlopen table: every libllama/libggml symbol GoGrid calls directly, in one place.
 import { CString, dlopen, FFIType, type Pointer, ptr, read, toArrayBuffer } from "bun:ffi";
 
-const { ptr: P, i32, u32, i64, u64, f32, bool, void: V, cstring, usize, i8 } = FFIType;
-void i64;
-void i8;
+const { ptr: P, i32, u32, u64, f32, bool, void: V, cstring } = FFIType;
+/** size_t: 64-bit on every platform we ship (x64, arm64). */
+const usize = FFIType.u64;
 
 // Functions we only take the address of (the shim calls them with by-value structs).
 const addressOnly = { args: [], returns: V } as const;
@@ -86,9 +86,10 @@ export function openGgml(path: string) {
 }
 
 /** The address of a function in an opened library (for the shim). */
-export function addressOf(fn: { ptr: Pointer | number | null }): Pointer {
-  if (!fn.ptr) throw new Error("symbol has no address");
-  return fn.ptr as Pointer;
+export function addressOf(fn: unknown): Pointer {
+  const address = (fn as { ptr?: Pointer | null }).ptr;
+  if (!address) throw new Error("symbol has no address");
+  return address;
 }
 
 /** A NUL-terminated UTF-8 copy of `s` that stays alive as long as the returned buffer. */
@@ -105,4 +106,4 @@ export function readU64(p: Pointer, offset = 0): number {
   return Number(read.u64(p, offset));
 }
 
-export { ptr, toArrayBuffer, type Pointer };
+export { type Pointer, ptr, toArrayBuffer };

@@ -14,6 +14,14 @@ export {
   registerEmbeddedLibraries,
 } from "./library.ts";
 export type { LogLevel, LogSink } from "./log.ts";
-export { type ChatMessage, type LoadModelOptions, LlamaModel, type ModelInfo } from "./model.ts";
-export { type BackendChoice, chooseVariant, isCompiledBinary, PROBE_COMMAND, probeInChild, type ProbeResult, runProbeChild } from "./probe.ts";
+export { type ChatMessage, LlamaModel, type LoadModelOptions, type ModelInfo } from "./model.ts";
+export {
+  type BackendChoice,
+  chooseVariant,
+  isCompiledBinary,
+  PROBE_COMMAND,
+  type ProbeResult,
+  probeInChild,
+  runProbeChild,
+} from "./probe.ts";
 export type { SamplingOptions } from "./sampling.ts";

@@ -43,7 +43,8 @@ describe("findLibraryVariants", () => {
       ["llama.dll", "ggml.dll"],
     ]) {
       const dir = mkdtempSync(join(work, "names-"));
-      for (const f of [llama, ggml, "libllama-common.so", "libggml-base.so", "libggml-cpu-haswell.so"]) writeFileSync(join(dir, f as string), "");
+      for (const f of [llama, ggml, "libllama-common.so", "libggml-base.so", "libggml-cpu-haswell.so"])
+        writeFileSync(join(dir, f as string), "");
       expect(libraryFiles(dir)).toEqual({ llamaPath: join(dir, llama as string), ggmlPath: join(dir, ggml as string) });
     }
   });

@@ -117,7 +117,7 @@ describe("resources and lifetime", () => {
     expect(lines.some((l) => l.startsWith("warn: ") && l.includes("bad special token"))).toBe(true);
     expect(lines.every((l) => l.startsWith("warn: ") || l.startsWith("error: "))).toBe(true);
     const quiet: string[] = [];
-    engine.backend.setLogSink((level, message) => quiet.push(message), "error");
+    engine.backend.setLogSink((_level, message) => quiet.push(message), "error");
     (await engine.loadModel(STORIES_MODEL)).dispose();
     engine.backend.setLogSink(null, "silent");
     expect(quiet).toEqual([]);

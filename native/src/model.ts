@@ -1,6 +1,6 @@
 // A loaded GGUF model: metadata, tokenizer, chat template, and the contexts made from it.
 import type { LlamaBackend } from "./backend.ts";
-import { LlamaContext, type ContextOptions } from "./context.ts";
+import { type ContextOptions, LlamaContext } from "./context.ts";
 import {
   DisposedError,
   LlamaError,
@@ -96,7 +96,9 @@ export class LlamaModel {
       const said = problems.join("; ");
       if (/unknown model architecture/i.test(said)) throw new UnsupportedArchitectureError(header.architecture ?? "unknown", path);
       if (/bad_alloc|out of memory|failed to allocate|cudaMalloc failed|ErrorOutOfDeviceMemory/i.test(said)) {
-        throw new OutOfMemoryError(`not enough memory to load ${path} with ${gpuLayers} GPU layers: ${said || "allocation failed"}; try fewer GPU layers or a smaller quantisation`);
+        throw new OutOfMemoryError(
+          `not enough memory to load ${path} with ${gpuLayers} GPU layers: ${said || "allocation failed"}; try fewer GPU layers or a smaller quantisation`,
+        );
       }
       throw new ModelLoadError(`llama.cpp could not load ${path}${said ? `: ${said}` : ""}`);
     }
@@ -122,7 +124,15 @@ export class LlamaModel {
     const addSpecial = options.addSpecial ?? true;
     const parseSpecial = options.parseSpecial ?? false;
     let out = new Int32Array(bytes.length + 8);
-    let n = this.backend.llama.llama_tokenize(this.vocab, ptr(bytes.length ? bytes : Buffer.alloc(1)), bytes.length, ptr(out), out.length, addSpecial, parseSpecial);
+    let n = this.backend.llama.llama_tokenize(
+      this.vocab,
+      ptr(bytes.length ? bytes : Buffer.alloc(1)),
+      bytes.length,
+      ptr(out),
+      out.length,
+      addSpecial,
+      parseSpecial,
+    );
     if (n < 0) {
       if (n === -2147483648) throw new LlamaError("tokenize_overflow", "the text is too long to tokenize");
       out = new Int32Array(-n);
@@ -152,7 +162,15 @@ export class LlamaModel {
     let cap = ids.length * 8 + 16;
     for (;;) {
       const out = new Uint8Array(cap);
-      const n = this.backend.llama.llama_detokenize(this.vocab, ptr(ids), ids.length, ptr(out), cap, options.removeSpecial ?? true, options.special ?? false);
+      const n = this.backend.llama.llama_detokenize(
+        this.vocab,
+        ptr(ids),
+        ids.length,
+        ptr(out),
+        cap,
+        options.removeSpecial ?? true,
+        options.special ?? false,
+      );
       if (n >= 0) return new TextDecoder().decode(out.subarray(0, n));
       cap = -n + 1;
     }
@@ -183,9 +201,19 @@ export class LlamaModel {
     let cap = messages.reduce((s, m) => s + m.role.length + m.content.length, 0) * 2 + 256;
     for (;;) {
       const out = new Uint8Array(cap);
-      const n = this.backend.llama.llama_chat_apply_template(ptr(tmpl), messages.length ? ptr(table) : null, messages.length, options.addAssistant ?? true, ptr(out), cap);
+      const n = this.backend.llama.llama_chat_apply_template(
+        ptr(tmpl),
+        messages.length ? ptr(table) : null,
+        messages.length,
+        options.addAssistant ?? true,
+        ptr(out),
+        cap,
+      );
       if (n < 0) {
-        throw new LlamaError("chat_template_unsupported", `the chat template of ${this.info.name ?? this.info.path} is not one llama.cpp's built-in formatter knows`);
+        throw new LlamaError(
+          "chat_template_unsupported",
+          `the chat template of ${this.info.name ?? this.info.path} is not one llama.cpp's built-in formatter knows`,
+        );
       }
       if (n <= cap) return new TextDecoder().decode(out.subarray(0, n));
       cap = n + 1;

@@ -24,8 +24,10 @@ function crashingBuild(): LibraryVariant {
     llama_decode: "int llama_decode(void){ abort(); }",
     llama_model_load_from_file: "void* llama_model_load_from_file(void){ return (void*)16; }",
     llama_init_from_model: "void* llama_init_from_model(void){ return (void*)16; }",
-    llama_model_default_params: "struct mp { char b[80]; }; struct mp llama_model_default_params(void){ struct mp p; memset(&p,0,sizeof p); return p; }",
-    llama_context_default_params: "struct cp { char b[160]; }; struct cp llama_context_default_params(void){ struct cp p; memset(&p,0,sizeof p); return p; }",
+    llama_model_default_params:
+      "struct mp { char b[80]; }; struct mp llama_model_default_params(void){ struct mp p; memset(&p,0,sizeof p); return p; }",
+    llama_context_default_params:
+      "struct cp { char b[160]; }; struct cp llama_context_default_params(void){ struct cp p; memset(&p,0,sizeof p); return p; }",
     llama_sampler_chain_init: "void* llama_sampler_chain_init(void){ return (void*)16; }",
     llama_sampler_sample: "int llama_sampler_sample(void){ return 1; }",
     llama_vocab_n_tokens: "int llama_vocab_n_tokens(void){ return 512; }",
@@ -62,13 +64,10 @@ describe("chooseVariant", () => {
 
   test("falls back CUDA → CUDA-ext → Vulkan → CPU and says why", async () => {
     const probed: string[] = [];
-    const choice = await chooseVariant(
-      [gpu("cuda", "cuda"), gpu("cuda-ext", "cuda"), gpu("vulkan", "vulkan"), cpu],
-      async (v) => {
-        probed.push(v.name);
-        return result(false, `${v.name} failed`);
-      },
-    );
+    const choice = await chooseVariant([gpu("cuda", "cuda"), gpu("cuda-ext", "cuda"), gpu("vulkan", "vulkan"), cpu], async (v) => {
+      probed.push(v.name);
+      return result(false, `${v.name} failed`);
+    });
     expect(probed).toEqual(["cuda", "cuda-ext", "vulkan"]);
     expect(choice?.variant.name).toBe(cpu.name);
     expect(choice?.tried.map((t) => [t.name, t.ok, t.reason])).toEqual([

@@ -6,9 +6,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LlamaBackend, type DeviceInfo } from "./backend.ts";
+import { type DeviceInfo, LlamaBackend } from "./backend.ts";
 import { writeTinyModel } from "./gguf/writer.ts";
-import { libraryFiles, type LibraryVariant } from "./library.ts";
+import { type LibraryVariant, libraryFiles } from "./library.ts";
 import { LlamaModel } from "./model.ts";
 
 export interface ProbeResult {
@@ -33,8 +33,8 @@ function probeCommand(dir: string): string[] {
   return [process.execPath, join(import.meta.dir, "probe-child.ts"), dir];
 }
 
-function signalName(code: number | null, signal: string | null): string {
-  if (signal) return `was killed by ${signal}`;
+function signalName(code: number | null, signal: NodeJS.Signals | number | null): string {
+  if (signal !== null) return `was killed by ${signal}`;
   return `exited with status ${code}`;
 }
 
@@ -126,7 +126,17 @@ export async function chooseVariant(variants: LibraryVariant[], probe: Prober, p
       return { variant, devices: [], tried };
     }
     const r = await probe(variant);
-    tried.push({ name: variant.name, backend: variant.backend, ok: r.ok, reason: r.ok ? `probe decoded on ${r.devices.filter((d) => d.type !== "cpu").map((d) => d.description || d.name).join(", ")} in ${Math.round(r.ms)} ms` : r.reason });
+    tried.push({
+      name: variant.name,
+      backend: variant.backend,
+      ok: r.ok,
+      reason: r.ok
+        ? `probe decoded on ${r.devices
+            .filter((d) => d.type !== "cpu")
+            .map((d) => d.description || d.name)
+            .join(", ")} in ${Math.round(r.ms)} ms`
+        : r.reason,
+    });
     if (r.ok) return { variant, devices: r.devices, tried };
   }
   return null;

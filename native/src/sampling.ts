@@ -43,7 +43,13 @@ export function resolveSampling(o: SamplingOptions): ResolvedSampling {
       if (!Number.isInteger(id) || id < 0) throw new InvalidOptionError("logitBias token", k, "a token id ≥ 0");
       return [id, check(`logitBias[${k}]`, v, 0, (x) => x >= -100 && x <= 100, "a number from -100 to 100")];
     }),
-    seed: check("seed", o.seed, Math.floor(Math.random() * 0xffffffff), (v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff, "an integer from 0 to 4294967295"),
+    seed: check(
+      "seed",
+      o.seed,
+      Math.floor(Math.random() * 0xffffffff),
+      (v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff,
+      "an integer from 0 to 4294967295",
+    ),
   };
 }
 

@@ -25,7 +25,10 @@ function decodeBoth(frame: string | Uint8Array | ArrayBuffer): void {
 
 describe("decode never throws", () => {
   test("arbitrary strings", () => {
-    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 200 }), (s) => decodeBoth(s)), { numRuns: RUNS });
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 200 }), (s) => decodeBoth(s)),
+      { numRuns: RUNS },
+    );
   });
 
   test("arbitrary bytes, as Uint8Array and ArrayBuffer", () => {
@@ -39,13 +42,19 @@ describe("decode never throws", () => {
   });
 
   test("arbitrary JSON values", () => {
-    fc.assert(fc.property(fc.jsonValue(), (value) => decodeBoth(JSON.stringify(value) ?? "")), { numRuns: RUNS });
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => decodeBoth(JSON.stringify(value) ?? "")),
+      { numRuns: RUNS },
+    );
   });
 
   test("arbitrary objects with a real message type", () => {
     const types = [...WORKER_MESSAGE_TYPES, ...COORDINATOR_MESSAGE_TYPES];
     const arbitrary = fc.tuple(fc.constantFrom(...types), fc.dictionary(fc.string(), fc.jsonValue()));
-    fc.assert(fc.property(arbitrary, ([type, rest]) => decodeBoth(JSON.stringify({ ...rest, type }))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(arbitrary, ([type, rest]) => decodeBoth(JSON.stringify({ ...rest, type }))),
+      { numRuns: RUNS },
+    );
   });
 });
 
@@ -66,7 +75,10 @@ describe("mutated valid frames", () => {
   });
 
   test("the same, sent as bytes", () => {
-    fc.assert(fc.property(mutatedFrameArbitrary(valid), (frame) => decodeBoth(new TextEncoder().encode(frame))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(mutatedFrameArbitrary(valid), (frame) => decodeBoth(new TextEncoder().encode(frame))),
+      { numRuns: RUNS },
+    );
   });
 });
 

@@ -176,7 +176,12 @@ describe("specific errors", () => {
   });
 
   test("JSON that is not an object", () => {
-    for (const [frame, kind] of [["[1,2]", "an array"], ["null", "null"], ["42", "a number"], ['"hello"', "a string"]]) {
+    for (const [frame, kind] of [
+      ["[1,2]", "an array"],
+      ["null", "null"],
+      ["42", "a number"],
+      ['"hello"', "a string"],
+    ]) {
       const error = refused(decodeWorkerMessage(frame as string));
       expect(error.code).toBe("not_an_object");
       expect(error.message).toContain(`got ${kind}`);

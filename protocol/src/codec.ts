@@ -121,10 +121,15 @@ function decodeUnsafe(direction: Direction, frame: unknown, limit: number): Deco
     value = JSON.parse(text);
   } catch (cause) {
     const why = cause instanceof Error ? cause.message : String(cause);
-    return { ok: false, error: new ProtocolError("invalid_json", `frame is not valid JSON (${why}): send one JSON object per frame`, { path: "" }) };
+    return {
+      ok: false,
+      error: new ProtocolError("invalid_json", `frame is not valid JSON (${why}): send one JSON object per frame`, { path: "" }),
+    };
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    const error = new ProtocolError("not_an_object", `frame must be a JSON object like {"type": "..."}, got ${kindOf(value)}`, { path: "" });
+    const error = new ProtocolError("not_an_object", `frame must be a JSON object like {"type": "..."}, got ${kindOf(value)}`, {
+      path: "",
+    });
     return { ok: false, error };
   }
   const object = value as Record<string, unknown>;
@@ -137,9 +142,7 @@ function decodeUnsafe(direction: Direction, frame: unknown, limit: number): Deco
   }
   const sender = SENDERS[direction];
   if (!sender.has(type) || !isMessageType(type)) {
-    const why = isMessageType(type)
-      ? `"${type}" is not sent by ${sender.name}`
-      : `unknown message type ${preview(type)}`;
+    const why = isMessageType(type) ? `"${type}" is not sent by ${sender.name}` : `unknown message type ${preview(type)}`;
     const error = new ProtocolError("unknown_type", `${why}; ${sender.name} may send: ${sender.types.join(", ")}`, {
       ...details,
       path: "/type",
@@ -185,7 +188,11 @@ export function validateMessage(value: unknown, direction?: Direction): Protocol
   const object = value as Record<string, unknown>;
   const type = object.type;
   const table: Readonly<Record<string, unknown>> =
-    direction === undefined ? MESSAGE_SCHEMAS : direction === "worker_to_coordinator" ? WORKER_MESSAGE_SCHEMAS : COORDINATOR_MESSAGE_SCHEMAS;
+    direction === undefined
+      ? MESSAGE_SCHEMAS
+      : direction === "worker_to_coordinator"
+        ? WORKER_MESSAGE_SCHEMAS
+        : COORDINATOR_MESSAGE_SCHEMAS;
   if (typeof type !== "string" || !Object.hasOwn(table, type) || !isMessageType(type)) {
     return new ProtocolError("unknown_type", `unknown message type ${preview(type)}`, { path: "/type" });
   }

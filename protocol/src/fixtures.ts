@@ -28,7 +28,7 @@ export const fixtures: { readonly [K in MessageType]: MessageOf<K> } = {
     type: "error",
     ts: 1_767_225_600_000,
     code: "invalid_message",
-    message: "invalid heartbeat at /status: must be one of \"idle\", \"busy\", \"paused\", \"throttled\" (got \"asleep\")",
+    message: 'invalid heartbeat at /status: must be one of "idle", "busy", "paused", "throttled" (got "asleep")',
     fatal: false,
     in_reply_to: "m17",
     path: "/status",
@@ -85,7 +85,13 @@ export const fixtures: { readonly [K in MessageType]: MessageOf<K> } = {
     priority: 50,
   },
   job_accept: { type: "job_accept", job_id: JOB, fence: FENCE },
-  job_reject: { type: "job_reject", job_id: JOB, fence: FENCE, reason: "insufficient_memory", detail: "model needs 6.1 GiB VRAM, 4 GiB free" },
+  job_reject: {
+    type: "job_reject",
+    job_id: JOB,
+    fence: FENCE,
+    reason: "insufficient_memory",
+    detail: "model needs 6.1 GiB VRAM, 4 GiB free",
+  },
   job_chunk: { type: "job_chunk", job_id: JOB, fence: FENCE, seq: 0, text: " there was a little girl" },
   job_result: {
     type: "job_result",
@@ -104,7 +110,12 @@ export const fixtures: { readonly [K in MessageType]: MessageOf<K> } = {
     model_update: { id: "stories260K", url: "https://models.bx.ee/stories260K.gguf", sha256: MODEL_SHA, size: 1_185_376 },
   },
   command: { type: "command", action: "pause", reason: "maintenance window", duration_secs: 3600 },
-  update_available: { type: "update_available", version: "0.2.0", channel: "stable", manifest_url: "https://updates.bx.ee/stable/manifest.json" },
+  update_available: {
+    type: "update_available",
+    version: "0.2.0",
+    channel: "stable",
+    manifest_url: "https://updates.bx.ee/stable/manifest.json",
+  },
   update_complete: { type: "update_complete", version: "0.2.0", previous_version: "0.1.0", ok: true },
 };
 

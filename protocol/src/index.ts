@@ -1,6 +1,15 @@
 // @gogrid/protocol: the wire messages between coordinator and workers, their validators and codec.
 export { AUTH_CONTEXT, authChallengePayload, newNonce } from "./auth-payload.ts";
-export { type DecodeOptions, decodeCoordinatorMessage, decodeMessage, decodeWorkerMessage, type EncodeOptions, encode, type Frame, validateMessage } from "./codec.ts";
+export {
+  type DecodeOptions,
+  decodeCoordinatorMessage,
+  decodeMessage,
+  decodeWorkerMessage,
+  type EncodeOptions,
+  encode,
+  type Frame,
+  validateMessage,
+} from "./codec.ts";
 export { type DecodeResult, PROTOCOL_ERROR_CODES, ProtocolError, type ProtocolErrorCode, type ProtocolErrorDetails } from "./errors.ts";
 export { fixtures, variantFixtures } from "./fixtures.ts";
 export { LIMITS, MAX_FRAME_BYTES } from "./limits.ts";
@@ -12,8 +21,8 @@ export * from "./messages/session.ts";
 export {
   COORDINATOR_MESSAGE_SCHEMAS,
   COORDINATOR_MESSAGE_TYPES,
-  CoordinatorToWorker,
   type CoordinatorMessageType,
+  CoordinatorToWorker,
   type Direction,
   isCoordinatorMessageType,
   isMessageType,
@@ -26,8 +35,8 @@ export {
   type ProtocolMessage,
   WORKER_MESSAGE_SCHEMAS,
   WORKER_MESSAGE_TYPES,
-  WorkerToCoordinator,
   type WorkerMessageType,
+  WorkerToCoordinator,
 } from "./registry.ts";
 export { errorMessageFor, versionMismatchFor } from "./replies.ts";
 export { checkRules, type RuleViolation } from "./rules.ts";

@@ -2,7 +2,14 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { CommandMessage, ConfigUpdateMessage, UpdateAvailableMessage, UpdateCompleteMessage } from "./messages/control.ts";
 import { AuthChallengeMessage, AuthResponseMessage, ErrorMessage, HelloMessage, VersionMismatchMessage } from "./messages/handshake.ts";
-import { JobAcceptMessage, JobAssignmentMessage, JobCancelMessage, JobChunkMessage, JobRejectMessage, JobResultMessage } from "./messages/jobs.ts";
+import {
+  JobAcceptMessage,
+  JobAssignmentMessage,
+  JobCancelMessage,
+  JobChunkMessage,
+  JobRejectMessage,
+  JobResultMessage,
+} from "./messages/jobs.ts";
 import { HeartbeatAckMessage, HeartbeatMessage, RegisterMessage, WelcomeMessage } from "./messages/session.ts";
 
 /** Messages a worker sends, by `type`. */

@@ -1,9 +1,9 @@
 // Replies to refused frames: error and version_mismatch frames are themselves valid messages.
 import { describe, expect, test } from "bun:test";
 import { decodeCoordinatorMessage, decodeWorkerMessage, encode } from "./codec.ts";
-import { checkRules } from "./rules.ts";
 import { fixtures, variantFixtures } from "./fixtures.ts";
 import { errorMessageFor, versionMismatchFor } from "./replies.ts";
+import { checkRules } from "./rules.ts";
 import { negotiateVersion } from "./version.ts";
 
 describe("replies", () => {
@@ -11,7 +11,15 @@ describe("replies", () => {
     const result = decodeWorkerMessage(JSON.stringify({ ...fixtures.heartbeat, id: "m17", status: "asleep" }));
     if (result.ok) throw new Error("expected a refusal");
     const reply = errorMessageFor(result.error, 1_000);
-    expect(reply).toEqual({ type: "error", ts: 1_000, code: "invalid_message", message: result.error.message, fatal: false, in_reply_to: "m17", path: "/status" });
+    expect(reply).toEqual({
+      type: "error",
+      ts: 1_000,
+      code: "invalid_message",
+      message: result.error.message,
+      fatal: false,
+      in_reply_to: "m17",
+      path: "/status",
+    });
     expect(decodeCoordinatorMessage(encode(reply))).toEqual({ ok: true, message: reply });
   });
 
@@ -51,7 +59,9 @@ describe("cross-field rules", () => {
       expect(violation?.path).toBe(path);
       const type = (message as { type: string }).type;
       const frame = JSON.stringify(message);
-      const result = ["job_assignment", "command", "version_mismatch"].includes(type) ? decodeCoordinatorMessage(frame) : decodeWorkerMessage(frame);
+      const result = ["job_assignment", "command", "version_mismatch"].includes(type)
+        ? decodeCoordinatorMessage(frame)
+        : decodeWorkerMessage(frame);
       expect(result.ok).toBe(false);
       if (!result.ok) expect(result.error.path).toBe(path);
     });

@@ -47,7 +47,7 @@ const RULES: Partial<Record<MessageType, Rule>> = {
       return { path: "/finish_reason", message: 'a completed job must have finish_reason "stop" or "length"' };
     }
     if (m.status === "completed" && m.error !== undefined) {
-      return { path: "/error", message: "a completed job must not carry an error; use status \"failed\"" };
+      return { path: "/error", message: 'a completed job must not carry an error; use status "failed"' };
     }
     if (m.status === "failed" && m.error === undefined) {
       return { path: "/error", message: "a failed job must carry error {code, message}" };

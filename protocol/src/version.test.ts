@@ -13,7 +13,10 @@ function mismatch(...args: [number, number, number, number]): string {
 describe("negotiateVersion", () => {
   test("this build speaks its own version", () => {
     expect(PROTOCOL_VERSION).toBe(1);
-    expect(negotiateVersion(MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION)).toEqual({ ok: true, version: 1 });
+    expect(negotiateVersion(MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION)).toEqual({
+      ok: true,
+      version: 1,
+    });
   });
 
   test("picks the highest version both speak", () => {

@@ -23,16 +23,22 @@ function validRange(min: number, max: number): boolean {
  */
 export function negotiateVersion(workerMin: number, workerMax: number, serverMin: number, serverMax: number): NegotiateResult {
   if (!validRange(workerMin, workerMax)) {
-    return fail(`worker announced an invalid protocol range ${range(workerMin, workerMax)}: min and max must be integers >= 1 with min <= max`);
+    return fail(
+      `worker announced an invalid protocol range ${range(workerMin, workerMax)}: min and max must be integers >= 1 with min <= max`,
+    );
   }
   if (!validRange(serverMin, serverMax)) {
-    return fail(`coordinator is configured with an invalid protocol range ${range(serverMin, serverMax)}: fix its MIN/MAX protocol version`);
+    return fail(
+      `coordinator is configured with an invalid protocol range ${range(serverMin, serverMax)}: fix its MIN/MAX protocol version`,
+    );
   }
   const version = Math.min(workerMax, serverMax);
   if (version >= Math.max(workerMin, serverMin)) return { ok: true, version };
   const ranges = `worker speaks protocol ${range(workerMin, workerMax)}, coordinator ${range(serverMin, serverMax)}`;
   if (workerMax < serverMin) return fail(`${ranges}: update the worker`);
-  return fail(`${ranges}: the worker is newer than this coordinator; update the coordinator or install a worker release that speaks protocol ${serverMax}`);
+  return fail(
+    `${ranges}: the worker is newer than this coordinator; update the coordinator or install a worker release that speaks protocol ${serverMax}`,
+  );
 }
 
 function fail(message: string): NegotiateResult {

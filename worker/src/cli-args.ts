@@ -5,7 +5,9 @@ export function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER)
   return (value: string): number => {
     const n = Number(value);
     if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? "∞" : max}, got "${value}".`);
+      throw new InvalidArgumentError(
+        `${name} must be an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? "∞" : max}, got "${value}".`,
+      );
     }
     return n;
   };

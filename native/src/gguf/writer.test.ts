@@ -41,8 +41,7 @@ function badValues(t: GgufTensorInfo, bytes: Uint8Array): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const values: number[] = [];
   if (t.type === GgmlType.F32) for (let i = 0; i < bytes.length; i += 4) values.push(view.getFloat32(i, true));
-  if (t.type === GgmlType.F16)
-    for (let i = 0; i < bytes.length; i += 2) values.push(f16BitsToF32(view.getUint16(i, true)));
+  if (t.type === GgmlType.F16) for (let i = 0; i < bytes.length; i += 2) values.push(f16BitsToF32(view.getUint16(i, true)));
   const block = t.type === GgmlType.Q8_0 ? 34 : t.type === GgmlType.Q4_0 ? 18 : 0;
   for (let i = 0; block > 0 && i < bytes.length; i += block) {
     const d = f16BitsToF32(view.getUint16(i, true));

@@ -1,5 +1,5 @@
 // Shared wire building blocks: identifiers, hashes, URLs, versions, and the message envelope.
-import { type TLiteral, type TObject, type TOptional, type TProperties, type TString, type TInteger, Type } from "@sinclair/typebox";
+import { type TInteger, type TLiteral, type TObject, type TOptional, type TProperties, type TString, Type } from "@sinclair/typebox";
 import { LIMITS } from "../limits.ts";
 
 /** Opaque identifier (node, client, job, message): letters, digits and `._:-`, 1–128 chars. */
@@ -77,10 +77,7 @@ export const ErrorCode = Type.String({
 export const Reason = Type.String({ maxLength: LIMITS.MAX_REASON_CHARS });
 
 /** A failure as carried inside a message: stable code plus actionable text. */
-export const ErrorDetail = Type.Object(
-  { code: ErrorCode, message: Reason },
-  { additionalProperties: false },
-);
+export const ErrorDetail = Type.Object({ code: ErrorCode, message: Reason }, { additionalProperties: false });
 
 type Envelope<T extends string> = {
   type: TLiteral<T>;
@@ -94,7 +91,11 @@ type Envelope<T extends string> = {
  * One wire message: `type` discriminator, optional `id`/`ts`, then its own fields. Unknown fields
  * are refused; adding a field means a new protocol version.
  */
-export function defineMessage<T extends string, P extends TProperties>(type: T, properties: P, description: string): TObject<Envelope<T> & P> {
+export function defineMessage<T extends string, P extends TProperties>(
+  type: T,
+  properties: P,
+  description: string,
+): TObject<Envelope<T> & P> {
   const envelope: Envelope<T> = {
     type: Type.Literal(type),
     id: Type.Optional(Identifier),

@@ -34,7 +34,11 @@ export function registerGenerate(program: Command): void {
     .option("-f, --prompt-file <path>", "read the prompt from a file (- for standard input)")
     .option("--chat", "format the prompt as a user message with the model's chat template", false)
     .option("--system <text>", "system message (with --chat)")
-    .option("-n, --max-tokens <n>", "most tokens to generate (default: until the model stops or the context is full)", intArg("--max-tokens", 1))
+    .option(
+      "-n, --max-tokens <n>",
+      "most tokens to generate (default: until the model stops or the context is full)",
+      intArg("--max-tokens", 1),
+    )
     .option("-t, --temperature <t>", "sampling temperature, 0 = greedy", numberArg("--temperature", 0, 100), 0.8)
     .option("--top-k <k>", "keep the k most likely tokens, 0 = off", intArg("--top-k", 0), 40)
     .option("--top-p <p>", "nucleus sampling, 1 = off", numberArg("--top-p", 0.000001, 1), 0.95)

@@ -1,0 +1,2 @@
+// @gogrid/coordinator: the control server (Elysia). Not written yet — see README "Status".
+export {};

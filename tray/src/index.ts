@@ -1,0 +1,2 @@
+// @gogrid/tray: the systray2 icon. Not written yet — see README "Status".
+export {};
