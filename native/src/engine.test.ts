@@ -1,8 +1,11 @@
 // The engine against the llama2.c reference, and its generation contract.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { referenceCases, storiesModel } from "../test/fixtures.ts";
 import { InvalidOptionError, NoChatTemplateError, PromptTooLongError } from "./errors.ts";
 import type { Generation } from "./generation.ts";
+
+// loads models and spawns processes: a minute each on a busy 2-core machine
+setDefaultTimeout(60_000);
 
 async function collect(gen: Generation): Promise<string> {
   let text = "";

@@ -1,11 +1,14 @@
 // Bad model files and resources give named errors; the process never crashes; dispose is idempotent.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cpuEngine, STORIES_MODEL, storiesModel } from "../test/fixtures.ts";
 import { DisposedError, ModelLoadError, OutOfMemoryError, UnsupportedArchitectureError } from "./errors.ts";
 import { GgufCorruptError, GgufNotAGgufError, GgufNotFoundError, GgufTruncatedError } from "./gguf/errors.ts";
+
+// loads models and spawns processes: a minute each on a busy 2-core machine
+setDefaultTimeout(60_000);
 
 const work = mkdtempSync(join(tmpdir(), "gogrid-model-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -1,11 +1,14 @@
 // Backend choice: GPU builds only after a real decode in a child; a crashing build falls back.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ggmlSymbols, llamaSymbols } from "./ffi.ts";
 import { findLibraryVariants, type LibraryVariant } from "./library.ts";
 import { chooseVariant, type ProbeResult, probeInChild } from "./probe.ts";
+
+// loads models and spawns processes: a minute each on a busy 2-core machine
+setDefaultTimeout(60_000);
 
 const work = mkdtempSync(join(tmpdir(), "gogrid-probe-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

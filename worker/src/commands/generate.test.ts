@@ -1,6 +1,9 @@
 // `gogrid-worker generate` as a user runs it: a child process, stdout and stderr apart.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
+
+// loads models and spawns processes: a minute each on a busy 2-core machine
+setDefaultTimeout(60_000);
 
 const SHARED = join(import.meta.dir, "..", "..", "..", "..", "shared");
 const MODEL = join(SHARED, "models", "stories260K.gguf");
