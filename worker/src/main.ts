@@ -18,11 +18,14 @@ export function buildProgram(): Command {
   return program;
 }
 
-if (import.meta.main) {
-  // The compiled binary re-executes itself to probe a GPU build in a child process.
-  if (process.argv[2] === PROBE_COMMAND && process.argv[3]) {
-    await runProbeChild(process.argv[3]);
-  } else {
-    await buildProgram().parseAsync(process.argv);
+/** Runs the command line (`argv` as in process.argv). */
+export async function runCli(argv: string[]): Promise<void> {
+  // The worker re-executes itself to probe a GPU build in a child process.
+  if (argv[2] === PROBE_COMMAND && argv[3]) {
+    await runProbeChild(argv[3]);
+    return;
   }
+  await buildProgram().parseAsync(argv);
 }
+
+if (import.meta.main) await runCli(process.argv);

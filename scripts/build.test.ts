@@ -1,0 +1,59 @@
+// The compiled worker runs on a machine with nothing installed: llama.cpp comes out of the binary.
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+// compiles a 130 MB binary
+setDefaultTimeout(180_000);
+
+const root = join(import.meta.dir, "..");
+const MODEL = join(root, "..", "shared", "models", "stories260K.gguf");
+const home = mkdtempSync(join(tmpdir(), "gogrid-empty-home-"));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+const host = process.platform === "linux" && process.arch === "x64" ? "bun-linux-x64" : null;
+
+async function runBinary(bin: string) {
+  // a bare environment: no bun, no node_modules, an empty HOME
+  const proc = Bun.spawn([bin, "generate", "-m", MODEL, "-p", "Once upon a time", "-n", "5", "-t", "0"], {
+    cwd: home,
+    env: { HOME: home, PATH: "/usr/bin:/bin" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { stdout, stderr, code: await proc.exited };
+}
+
+describe("bun run build", () => {
+  test.if(host !== null)("the linux-x64 binary generates from an empty HOME, extracting llama.cpp once", async () => {
+    const build = Bun.spawnSync([process.execPath, "scripts/build.ts", "--target", host as string], { cwd: root, stderr: "pipe" });
+    expect(build.exitCode).toBe(0);
+    const bin = join(root, "dist", "bin", host as string, "gogrid-worker");
+
+    const first = await runBinary(bin);
+    expect(first.stderr).toBe("");
+    expect(first.stdout).toBe(", there was a little");
+    expect(first.code).toBe(0);
+
+    const cache = join(home, ".cache", "gogrid");
+    const [folder, ...others] = readdirSync(cache).filter((d) => d.startsWith("native-3.21.1-"));
+    expect(others).toEqual([]);
+    const lib = join(cache, folder as string, "linux-x64", "libllama.v0.4.0.so");
+    const extractedAt = statSync(lib).mtimeMs;
+
+    // second start: nothing rewritten
+    expect((await runBinary(bin)).stdout).toBe(", there was a little");
+    expect(statSync(lib).mtimeMs).toBe(extractedAt);
+
+    // a damaged extracted library is noticed by its hash and replaced
+    writeFileSync(lib, "not a library");
+    const repaired = await runBinary(bin);
+    expect(repaired.stdout).toBe(", there was a little");
+    expect(statSync(lib).size).toBeGreaterThan(1_000_000);
+  });
+});
+
+if (host === null)
+  console.log(`build.test.ts: the compiled-binary test runs on linux-x64 only (this is ${process.platform}-${process.arch})`);
