@@ -15,7 +15,7 @@ const root = resolve(import.meta.dir, "..");
 interface Target {
   bun: string;
   platform: NodeJS.Platform;
-  arch: string;
+  arch: NodeJS.Architecture;
   exe: string;
 }
 
