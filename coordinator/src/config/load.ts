@@ -25,7 +25,7 @@ function describe(spec: SettingSpec): string {
 }
 
 /** Converts a raw value (TOML value or a string from env/flags) to the setting's type. */
-function coerce(spec: SettingSpec, raw: unknown, src: Source): Config[SettingName] {
+function coerce(spec: SettingSpec, raw: unknown, src: Source): string | number | boolean | string[] {
   const bad = () => new ConfigError(`${spec.key} ${where(src)}: ${JSON.stringify(raw)} is not valid (expected ${describe(spec)})`);
   switch (spec.type) {
     case "int": {
