@@ -1,0 +1,117 @@
+// OpenAI-compatible routes: GET /v1/models, POST /v1/completions, POST /v1/chat/completions.
+import { Elysia } from "elysia";
+import type { Repository } from "../../db/repository.ts";
+import { type JobOutcome, JobRejectedError, type JobRequest, type JobSubmitter, type SubmittedJob } from "../../jobs/types.ts";
+import { authenticate } from "../auth.ts";
+import { ApiError, badRequest, notFound, unavailable } from "../errors.ts";
+import { type ChatRequest, type CompletionRequest, firstProblem } from "./model.ts";
+import { type ApiLimits, chatJob, chatResponse, completionJob, completionResponse, StreamShaper } from "./service.ts";
+
+export interface OpenAiDeps {
+  repo: Repository;
+  jobs: JobSubmitter;
+  limits: ApiLimits;
+}
+
+function outcomeError(o: JobOutcome): ApiError {
+  if (o.status === "cancelled")
+    return new ApiError(409, "invalid_request_error", "job_cancelled", "the job was cancelled before it finished");
+  return new ApiError(
+    502,
+    "server_error",
+    o.error?.code ?? "job_failed",
+    `the job failed on every attempt: ${o.error?.message ?? "unknown error"}`,
+  );
+}
+
+async function submit(
+  deps: OpenAiDeps,
+  apiKeyId: string,
+  model: string,
+  request: JobRequest,
+  priority: number | undefined,
+): Promise<SubmittedJob> {
+  try {
+    return await deps.jobs.submit({ apiKeyId, model, request, ...(priority !== undefined ? { priority } : {}) });
+  } catch (e) {
+    if (!(e instanceof JobRejectedError)) throw e;
+    if (e.code === "model_not_found") throw notFound(e.message, "model_not_found", "model");
+    throw unavailable(e.message, e.code, e.retryAfterSecs);
+  }
+}
+
+function sse(kind: "completion" | "chat", job: SubmittedJob, model: string, includeUsage: boolean): Response {
+  const shaper = new StreamShaper(kind, job.id, model);
+  const enc = new TextEncoder();
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (obj: object) => controller.enqueue(enc.encode(`data: ${JSON.stringify(obj)}\n\n`));
+      try {
+        const first = shaper.first();
+        if (first) send(first);
+        for await (const text of job.stream()) send(shaper.delta(text));
+        const o = await job.result;
+        if (o.status === "completed") {
+          send(shaper.finish(o));
+          if (includeUsage) send(shaper.usage(o));
+        } else {
+          send(outcomeError(o).body());
+        }
+        controller.enqueue(enc.encode("data: [DONE]\n\n"));
+        controller.close();
+      } catch (e) {
+        // the client went away while we were writing: the job is cancelled in cancel()
+        void e;
+      }
+    },
+    cancel() {
+      void job.cancel("the client disconnected");
+    },
+  });
+  return new Response(stream, {
+    headers: {
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-cache",
+      Connection: "keep-alive",
+      "X-GoGrid-Job": job.id,
+    },
+  });
+}
+
+async function handle(deps: OpenAiDeps, kind: "completion" | "chat", body: unknown, request: Request): Promise<Response> {
+  const key = await authenticate(deps.repo, request);
+  const problem = firstProblem(kind, body);
+  if (problem) throw badRequest(problem[1], problem[0]);
+  const req = body as CompletionRequest | ChatRequest;
+  const jobRequest = kind === "chat" ? chatJob(req as ChatRequest, deps.limits) : completionJob(req as CompletionRequest, deps.limits);
+  const job = await submit(deps, key.id, req.model, jobRequest, req.priority);
+  if (req.stream) return sse(kind, job, req.model, req.stream_options?.include_usage === true);
+  const onAbort = () => void job.cancel("the client disconnected");
+  request.signal.addEventListener("abort", onAbort, { once: true });
+  const o = await job.result;
+  request.signal.removeEventListener("abort", onAbort);
+  if (o.status !== "completed") throw outcomeError(o);
+  return Response.json(kind === "chat" ? chatResponse(job.id, req.model, o) : completionResponse(job.id, req.model, o), {
+    headers: { "X-GoGrid-Job": job.id },
+  });
+}
+
+export function openAiRoutes(deps: OpenAiDeps) {
+  return new Elysia({ name: "openai" })
+    .get("/v1/models", async ({ request }) => {
+      await authenticate(deps.repo, request);
+      const models = await deps.jobs.models();
+      return {
+        object: "list",
+        data: models.map((m) => ({ id: m.id, object: "model", created: m.created, owned_by: "gogrid", available: m.available })),
+      };
+    })
+    .get("/v1/models/:id", async ({ request, params }) => {
+      await authenticate(deps.repo, request);
+      const m = (await deps.jobs.models()).find((x) => x.id === params.id);
+      if (!m) throw notFound(`The model '${params.id}' does not exist`, "model_not_found", "model");
+      return { id: m.id, object: "model", created: m.created, owned_by: "gogrid", available: m.available };
+    })
+    .post("/v1/completions", ({ body, request }) => handle(deps, "completion", body, request))
+    .post("/v1/chat/completions", ({ body, request }) => handle(deps, "chat", body, request));
+}
