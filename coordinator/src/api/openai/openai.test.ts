@@ -67,6 +67,9 @@ function post(path: string, body: unknown, key = secret): Request {
   });
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: response JSON is checked field by field below
+const json = (res: Response): Promise<any> => res.json();
+
 async function sseEvents(res: Response): Promise<string[]> {
   const text = await res.text();
   return text
@@ -85,7 +88,7 @@ describe("auth", () => {
     ]) {
       const res = await a.handle(req);
       expect(res.status).toBe(401);
-      const body = await res.json();
+      const body = await json(res);
       expect(body.error.type).toBe("authentication_error");
       expect(body.error.code).toBe("invalid_api_key");
     }
@@ -98,7 +101,7 @@ describe("/v1/completions", () => {
     const jobs = new ScriptedJobs(["Hello", " world"]);
     const res = await app(jobs).handle(post("/v1/completions", { model: "stories260K", prompt: "Once", max_tokens: 10, temperature: 0 }));
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await json(res);
     expect(body).toMatchObject({
       object: "text_completion",
       model: "stories260K",
@@ -139,7 +142,7 @@ describe("/v1/completions", () => {
     for (const [body, param, message] of cases) {
       const res = await a.handle(post("/v1/completions", body));
       expect(res.status).toBe(400);
-      const err = (await res.json()).error;
+      const err = (await json(res)).error;
       expect(err.type).toBe("invalid_request_error");
       expect(err.param).toBe(param);
       expect(err.message).toMatch(message);
@@ -151,12 +154,12 @@ describe("/v1/completions", () => {
     jobs.reject = new JobRejectedError("model_not_found", "The model 'nope' does not exist");
     let res = await app(jobs).handle(post("/v1/completions", { model: "nope", prompt: "x" }));
     expect(res.status).toBe(404);
-    expect((await res.json()).error).toMatchObject({ code: "model_not_found", param: "model" });
+    expect((await json(res)).error).toMatchObject({ code: "model_not_found", param: "model" });
     jobs.reject = new JobRejectedError("queue_full", "the queue is full", 7);
     res = await app(jobs).handle(post("/v1/completions", { model: "stories260K", prompt: "x" }));
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("7");
-    expect((await res.json()).error.code).toBe("queue_full");
+    expect((await json(res)).error.code).toBe("queue_full");
   });
 
   test("a job that failed on every attempt is a 502 with its reason", async () => {
@@ -167,7 +170,7 @@ describe("/v1/completions", () => {
     });
     const res = await app(jobs).handle(post("/v1/completions", { model: "stories260K", prompt: "x" }));
     expect(res.status).toBe(502);
-    expect((await res.json()).error).toMatchObject({ code: "worker_lost", type: "server_error" });
+    expect((await json(res)).error).toMatchObject({ code: "worker_lost", type: "server_error" });
   });
 });
 
@@ -183,7 +186,7 @@ describe("/v1/chat/completions", () => {
         ],
       }),
     );
-    const body = await res.json();
+    const body = await json(res);
     expect(body).toMatchObject({
       object: "chat.completion",
       choices: [{ message: { role: "assistant", content: "Hi!" }, finish_reason: "stop" }],
@@ -204,7 +207,7 @@ describe("/v1/chat/completions", () => {
   test("an empty conversation is refused", async () => {
     const res = await app(new ScriptedJobs(["x"])).handle(post("/v1/chat/completions", { model: "m", messages: [] }));
     expect(res.status).toBe(400);
-    expect((await res.json()).error.param).toBe("messages");
+    expect((await json(res)).error.param).toBe("messages");
   });
 });
 
@@ -213,7 +216,7 @@ describe("/v1/models", () => {
     const res = await app(new ScriptedJobs(["x"])).handle(
       new Request("http://test/v1/models", { headers: { authorization: `Bearer ${secret}` } }),
     );
-    expect(await res.json()).toEqual({
+    expect(await json(res)).toEqual({
       object: "list",
       data: [{ id: "stories260K", object: "model", created: 1700000000, owned_by: "gogrid", available: true }],
     });
@@ -222,6 +225,6 @@ describe("/v1/models", () => {
   test("an unknown route is an OpenAI-shaped 404", async () => {
     const res = await app(new ScriptedJobs(["x"])).handle(new Request("http://test/v1/nothing"));
     expect(res.status).toBe(404);
-    expect((await res.json()).error.code).toBe("unknown_url");
+    expect((await json(res)).error.code).toBe("unknown_url");
   });
 });
