@@ -1,0 +1,135 @@
+// Wires one coordinator instance: PKI, database, event bus, job service, scheduler, both ports.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Elysia } from "elysia";
+import postgres from "postgres";
+import { errorHandling } from "./api/app.ts";
+import { openAiRoutes } from "./api/openai/index.ts";
+import type { Config } from "./config/settings.ts";
+import { openRepository } from "./db/open.ts";
+import type { Repository } from "./db/repository.ts";
+import { enrolmentRoutes } from "./enrolment/index.ts";
+import { Gateway } from "./gateway/server.ts";
+import { type Bus, LocalBus, PgBus } from "./jobs/bus.ts";
+import { Scheduler } from "./jobs/scheduler.ts";
+import { JobService } from "./jobs/service.ts";
+import { loadOrCreatePki, type Pki } from "./pki/index.ts";
+
+export type LogFn = (level: "debug" | "info" | "warn" | "error", message: string) => void;
+
+export interface Coordinator {
+  instanceId: string;
+  apiUrl: string;
+  workerUrl: string;
+  repo: Repository;
+  pki: Pki;
+  jobs: JobService;
+  gateway: Gateway;
+  scheduler: Scheduler;
+  /** Revokes the node's certificates and closes its live sockets on every instance. */
+  revokeWorker(nodeId: string, reason: string): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 } as const;
+
+export function consoleLog(min: keyof typeof LEVELS): LogFn {
+  return (level, message) => {
+    if (LEVELS[level] >= LEVELS[min]) process.stderr.write(`${new Date().toISOString()} ${level.padEnd(5)} ${message}\n`);
+  };
+}
+
+function hostForUrl(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+async function openBus(repo: Repository, url: string): Promise<{ bus: Bus; close: () => Promise<void> }> {
+  if (repo.dialect !== "postgres") return { bus: new LocalBus(), close: async () => {} };
+  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  const bus = await PgBus.open({
+    listen: (channel, fn) => sql.listen(channel, fn),
+    notify: (channel, payload) => sql.notify(channel, payload),
+  });
+  return {
+    bus,
+    close: async () => {
+      await bus.close();
+      await sql.end({ timeout: 2 });
+    },
+  };
+}
+
+export async function startCoordinator(config: Config, log: LogFn = consoleLog(config.logLevel as keyof typeof LEVELS)): Promise<Coordinator> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const pki = await loadOrCreatePki(join(config.dataDir, "pki"), { serverNames: config.serverNames });
+  if (pki.changes.caCreated) log("info", `created a new CA at ${join(config.dataDir, "pki", "ca.crt")}: back up ${join(config.dataDir, "pki")}`);
+  const dbUrl = config.databaseUrl || join(config.dataDir, "gogrid.db");
+  const repo = await openRepository(dbUrl, { dataDir: config.dataDir });
+  const { bus, close: closeBus } = await openBus(repo, dbUrl);
+  const instanceId = config.instanceId || crypto.randomUUID();
+  const leaseMs = config.leaseSecs * 1000;
+
+  const jobs = new JobService(repo, bus, {
+    instanceId,
+    queueLimit: config.queueLimit,
+    maxAttempts: config.maxAttempts,
+    timeoutMs: config.jobTimeoutSecs * 1000,
+  });
+  const gateway = new Gateway({
+    host: config.workerHost,
+    port: config.workerPort,
+    tls: { cert: pki.serverCertPem, key: pki.serverKeyPem, ca: pki.caCertPem },
+    repo,
+    bus,
+    instanceId,
+    heartbeatSecs: config.heartbeatSecs,
+    leaseMs,
+    retryBaseMs: config.retryBaseMs,
+    log,
+    now: Date.now,
+  });
+  const scheduler = new Scheduler(repo, bus, { leaseMs, retryBaseMs: config.retryBaseMs, offlineAfterMs: config.offlineAfterSecs * 1000 }, () => gateway.slots());
+  gateway.onWorkAvailable = () => scheduler.trigger();
+  const unsubscribe = bus.subscribe((e) => {
+    if (e.kind === "job_available") scheduler.trigger();
+  });
+  const tick = setInterval(() => {
+    scheduler.tick().catch((e) => log("error", `scheduler: ${(e as Error).message}`));
+  }, 1000);
+
+  const workerUrl = `wss://${hostForUrl(config.workerHost)}:${gateway.port}`;
+  const app = new Elysia()
+    .use(errorHandling((level, message) => log(level, message)))
+    .get("/healthz", () => ({ ok: true, instance: instanceId }))
+    .use(openAiRoutes({ repo, jobs, limits: { maxPromptChars: config.maxPromptChars, maxTokens: config.maxTokens } }))
+    .use(enrolmentRoutes({ repo, pki, workerUrl: () => workerUrl }));
+  const api = Bun.serve({ hostname: config.apiHost, port: config.apiPort, fetch: (req) => app.handle(req), idleTimeout: 0 });
+  const apiUrl = config.publicUrl || `http://${hostForUrl(config.apiHost)}:${api.port}`;
+  log("info", `coordinator ${instanceId}: API ${apiUrl}, workers ${workerUrl}, database ${repo.dialect}`);
+
+  return {
+    instanceId,
+    apiUrl,
+    workerUrl,
+    repo,
+    pki,
+    jobs,
+    gateway,
+    scheduler,
+    async revokeWorker(nodeId, reason) {
+      const serials = await repo.revokeWorker(nodeId, reason, Date.now());
+      await bus.publish({ kind: "worker_revoked", nodeId });
+      return serials;
+    },
+    async stop() {
+      clearInterval(tick);
+      unsubscribe();
+      jobs.close();
+      await api.stop(true);
+      await gateway.stop();
+      await closeBus();
+      await repo.close();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+// The worker port: WSS with mutual TLS; holds this instance's worker sessions.
+import { type CoordinatorToWorker, MAX_FRAME_BYTES } from "@gogrid/protocol";
+import type { Server, ServerWebSocket } from "bun";
+import type { Bus } from "../jobs/bus.ts";
+import type { WorkerSlot } from "../jobs/scheduler.ts";
+import { type GatewayContext, WorkerSession } from "./session.ts";
+
+export interface GatewayTls {
+  cert: string;
+  key: string;
+  /** Our CA: only certificates it issued pass the handshake. */
+  ca: string;
+}
+
+export interface GatewayOptions extends Omit<GatewayContext, "registered" | "closed" | "trigger"> {
+  host: string;
+  port: number;
+  tls: GatewayTls;
+  bus: Bus;
+}
+
+interface SocketData {
+  session: WorkerSession | null;
+}
+
+type Pushable = Extract<CoordinatorToWorker, { type: "command" | "config_update" | "update_available" }>;
+
+export class Gateway {
+  private readonly server: Server<SocketData>;
+  private readonly byNode = new Map<string, WorkerSession>();
+  private readonly unsubscribe: () => void;
+  /** Set by the owner once the scheduler exists. */
+  onWorkAvailable: () => void = () => {};
+
+  constructor(private readonly options: GatewayOptions) {
+    const ctx: GatewayContext = {
+      ...options,
+      trigger: () => this.onWorkAvailable(),
+      registered: (s) => {
+        const old = this.byNode.get(s.nodeId);
+        if (old && old !== s) old.kick(4000, "replaced by a newer connection of this worker");
+        this.byNode.set(s.nodeId, s);
+      },
+      closed: (s) => {
+        if (this.byNode.get(s.nodeId) === s) this.byNode.delete(s.nodeId);
+      },
+    };
+    this.server = Bun.serve<SocketData>({
+      hostname: options.host,
+      port: options.port,
+      // Bun.serve: one tls entry, rejectUnauthorized set explicitly (DESIGN.md, security model)
+      tls: { cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, requestCert: true, rejectUnauthorized: true },
+      fetch(req, server) {
+        if (server.upgrade(req, { data: { session: null } })) return undefined;
+        return new Response("GoGrid worker port: WebSocket (wss://) only\n", { status: 426 });
+      },
+      websocket: {
+        maxPayloadLength: MAX_FRAME_BYTES,
+        idleTimeout: Math.min(960, Math.max(30, options.heartbeatSecs * 4)),
+        open(ws: ServerWebSocket<SocketData>) {
+          ws.data.session = new WorkerSession(ctx, ws);
+        },
+        message(ws: ServerWebSocket<SocketData>, message: string | Buffer) {
+          void ws.data.session?.receive(typeof message === "string" ? message : new Uint8Array(message));
+        },
+        close(ws: ServerWebSocket<SocketData>) {
+          void ws.data.session?.closedByPeer();
+        },
+      },
+    });
+    this.unsubscribe = options.bus.subscribe((e) => {
+      if (e.kind === "job_cancel") {
+        this.byNode.get(e.workerId)?.cancelAttempt(e.jobId, e.fence, e.reason === "the client disconnected" ? "client_disconnected" : "client_cancelled");
+      } else if (e.kind === "worker_revoked") {
+        this.byNode.get(e.nodeId)?.kick(4001, "this worker's certificate was revoked");
+      }
+    });
+  }
+
+  get port(): number {
+    return this.server.port as number;
+  }
+
+  /** Registered workers on this instance, for the scheduler. */
+  slots(): WorkerSlot[] {
+    return [...this.byNode.values()].filter((s) => s.state === "ready");
+  }
+
+  /** Sends a command or config change to one node (true when it is connected here). */
+  push(nodeId: string, message: Pushable): boolean {
+    const s = this.byNode.get(nodeId);
+    if (!s || s.state !== "ready") return false;
+    s.push(message);
+    return true;
+  }
+
+  /** Sends to every worker connected to this instance; returns how many. */
+  broadcast(message: Pushable): number {
+    const ready = this.slots() as WorkerSession[];
+    for (const s of ready) s.push(message);
+    return ready.length;
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe();
+    for (const s of this.byNode.values()) s.kick(1001, "coordinator shutting down");
+    await this.server.stop(true);
+  }
+}

@@ -1,0 +1,103 @@
+// Events between coordinator instances: in-process for SQLite, LISTEN/NOTIFY for Postgres.
+import type { JobEvent } from "./types.ts";
+
+export type BusEvent =
+  /** A job became available: every instance's scheduler looks for a worker. */
+  | { kind: "job_available" }
+  /** Output or a new attempt of a job, for the instance whose client waits on it. */
+  | { kind: "job_event"; jobId: string; event: JobEvent }
+  /** The job reached a final state; waiters read it from the database. */
+  | { kind: "job_finished"; jobId: string }
+  /** Stop this attempt on the worker that runs it (wherever its socket is). */
+  | { kind: "job_cancel"; jobId: string; workerId: string; fence: string; reason: string }
+  /** The node's certificates were revoked: close its live sockets. */
+  | { kind: "worker_revoked"; nodeId: string };
+
+export type BusListener = (event: BusEvent) => void;
+
+export interface Bus {
+  publish(event: BusEvent): Promise<void>;
+  subscribe(listener: BusListener): () => void;
+  close(): Promise<void>;
+}
+
+/** One process: events go straight to the listeners (after the current task). */
+export class LocalBus implements Bus {
+  private readonly listeners = new Set<BusListener>();
+
+  async publish(event: BusEvent): Promise<void> {
+    queueMicrotask(() => {
+      for (const l of this.listeners) l(event);
+    });
+  }
+
+  subscribe(listener: BusListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}
+
+/** The slice of postgres.js the bus needs (so tests can pass a real `postgres()` client). */
+export interface PgNotifier {
+  listen(channel: string, onNotify: (payload: string) => void): Promise<{ unlisten(): Promise<void> }>;
+  notify(channel: string, payload: string): Promise<unknown>;
+}
+
+/** NOTIFY payloads are limited to 8000 bytes; chunk texts are split before they get here. */
+const MAX_PAYLOAD = 7900;
+
+/** Several instances on one Postgres: every instance (the sender too) hears every event. */
+export class PgBus implements Bus {
+  private readonly listeners = new Set<BusListener>();
+  private subscription: { unlisten(): Promise<void> } | null = null;
+
+  private constructor(
+    private readonly sql: PgNotifier,
+    private readonly channel: string,
+  ) {}
+
+  static async open(sql: PgNotifier, channel = "gogrid_events"): Promise<PgBus> {
+    const bus = new PgBus(sql, channel);
+    bus.subscription = await sql.listen(channel, (payload) => bus.dispatch(payload));
+    return bus;
+  }
+
+  private dispatch(payload: string): void {
+    let event: BusEvent;
+    try {
+      event = JSON.parse(payload) as BusEvent;
+    } catch {
+      return;
+    }
+    for (const l of this.listeners) l(event);
+  }
+
+  async publish(event: BusEvent): Promise<void> {
+    const payload = JSON.stringify(event);
+    if (Buffer.byteLength(payload) > MAX_PAYLOAD) throw new Error(`bus event too large for NOTIFY (${Buffer.byteLength(payload)} bytes)`);
+    await this.sql.notify(this.channel, payload);
+  }
+
+  subscribe(listener: BusListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await this.subscription?.unlisten();
+    this.subscription = null;
+  }
+}
+
+/** Splits a text so each piece's JSON stays well under the NOTIFY limit. */
+export function splitForBus(text: string, maxChars = 1500): string[] {
+  if (text.length <= maxChars) return [text];
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += maxChars) out.push(text.slice(i, i + maxChars));
+  return out;
+}

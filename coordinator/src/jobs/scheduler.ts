@@ -1,0 +1,105 @@
+// Hands queued jobs to this instance's connected workers; requeues lost attempts.
+import type { JobRow, Repository } from "../db/repository.ts";
+import type { Bus } from "./bus.ts";
+
+/** A connected worker as the scheduler sees it. */
+export interface WorkerSlot {
+  nodeId: string;
+  /** Only "idle" and "busy" workers take jobs (not paused, throttled or still handshaking). */
+  status: string;
+  capacity: number;
+  running: number;
+  /** Models in the worker's cache. */
+  models: string[];
+  /** Sends the attempt to the worker. */
+  assign(job: JobRow): void;
+}
+
+export interface SchedulerOptions {
+  leaseMs: number;
+  retryBaseMs: number;
+  offlineAfterMs: number;
+  now?: () => number;
+}
+
+export function retryDelay(attempts: number, baseMs: number): number {
+  return baseMs * 2 ** Math.max(0, Math.min(attempts - 1, 16));
+}
+
+export class Scheduler {
+  private running = false;
+  private again = false;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly bus: Bus,
+    private readonly options: SchedulerOptions,
+    private readonly slots: () => WorkerSlot[],
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Runs a scheduling pass soon; calls while one runs make it run once more. */
+  trigger(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        await this.pass();
+      } while (this.again);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async pass(): Promise<void> {
+    const all = (await this.repo.listModels()).map((m) => m.id);
+    for (;;) {
+      const free = this.slots()
+        .filter((s) => (s.status === "idle" || s.status === "busy") && s.running < s.capacity)
+        .sort((a, b) => a.running / a.capacity - b.running / b.capacity);
+      if (free.length === 0) return;
+      let placed = false;
+      // cached models first (no download), then anything the worker can fetch
+      for (const models of [(s: WorkerSlot) => s.models, () => all]) {
+        for (const slot of free) {
+          const job = await this.repo.leaseNextJob({
+            workerId: slot.nodeId,
+            models: models(slot),
+            now: this.now(),
+            leaseMs: this.options.leaseMs,
+            fence: crypto.randomUUID(),
+          });
+          if (!job) continue;
+          slot.assign(job);
+          await this.bus.publish({ kind: "job_event", jobId: job.id, event: { type: "attempt", attempt: job.attempts, workerId: slot.nodeId } });
+          placed = true;
+          break;
+        }
+        if (placed) break;
+      }
+      if (!placed) return;
+    }
+  }
+
+  /** Periodic housekeeping: expired leases back to the queue, silent workers offline. */
+  async tick(): Promise<void> {
+    const now = this.now();
+    const requeued = await this.repo.requeueExpired(now, (job) => now + retryDelay(job.attempts, this.options.retryBaseMs));
+    for (const job of requeued) {
+      if (job.status === "dead") await this.bus.publish({ kind: "job_finished", jobId: job.id });
+    }
+    await this.repo.markStaleWorkersOffline(now - this.options.offlineAfterMs);
+    if (requeued.length > 0) await this.bus.publish({ kind: "job_available" });
+    this.trigger();
+  }
+}

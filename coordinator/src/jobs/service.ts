@@ -1,0 +1,120 @@
+// The job system as clients see it: admission, the durable queue, and waiting for results.
+import type { JobRow, Repository } from "../db/repository.ts";
+import type { Bus, BusEvent } from "./bus.ts";
+import { type JobOutcome, JobRejectedError, type JobSubmitter, type SubmitInput, type SubmittedJob } from "./types.ts";
+import { JobWatch } from "./watch.ts";
+
+export interface JobServiceOptions {
+  instanceId: string;
+  queueLimit: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  now?: () => number;
+}
+
+const FINAL = new Set(["completed", "failed", "cancelled", "dead"]);
+
+/** The client-facing outcome of a finished job row. */
+export function outcomeOf(job: JobRow): JobOutcome {
+  const status = job.status === "completed" ? "completed" : job.status === "cancelled" ? "cancelled" : "failed";
+  return {
+    status,
+    text: job.resultText ?? "",
+    finishReason: status === "completed" ? ((job.finishReason as JobOutcome["finishReason"]) ?? "stop") : status === "cancelled" ? "cancelled" : null,
+    promptTokens: job.promptTokens ?? 0,
+    completionTokens: job.completionTokens ?? 0,
+    error: status === "failed" ? (job.error ?? { code: "job_failed", message: `the job ended as ${job.status}` }) : null,
+  };
+}
+
+export class JobService implements JobSubmitter {
+  private readonly watches = new Map<string, JobWatch>();
+  private readonly unsubscribe: () => void;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly bus: Bus,
+    private readonly options: JobServiceOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.unsubscribe = bus.subscribe((e) => void this.onBus(e));
+  }
+
+  private async onBus(e: BusEvent): Promise<void> {
+    if (e.kind === "job_event") this.watches.get(e.jobId)?.onEvent(e.event);
+    else if (e.kind === "job_finished") {
+      const watch = this.watches.get(e.jobId);
+      if (!watch) return;
+      const job = await this.repo.getJob(e.jobId);
+      if (job && FINAL.has(job.status)) this.settle(watch, job);
+    }
+  }
+
+  private settle(watch: JobWatch, job: JobRow): void {
+    this.watches.delete(job.id);
+    watch.finish(outcomeOf(job));
+  }
+
+  /** Models clients may ask for, and whether an online worker can serve each now. */
+  async models(): Promise<{ id: string; created: number; available: boolean }[]> {
+    const [models, online] = await Promise.all([this.repo.listModels(), this.onlineWorkers()]);
+    return models.map((m) => ({ id: m.id, created: Math.floor(m.createdAt / 1000), available: online > 0 }));
+  }
+
+  private async onlineWorkers(): Promise<number> {
+    const workers = await this.repo.listWorkers();
+    return workers.filter((w) => w.status !== "offline" && w.revokedAt === null && w.trust > 0).length;
+  }
+
+  async submit(input: SubmitInput): Promise<SubmittedJob> {
+    const model = await this.repo.getModel(input.model);
+    if (!model) throw new JobRejectedError("model_not_found", `The model '${input.model}' does not exist (GET /v1/models lists them)`);
+    if ((await this.onlineWorkers()) === 0) {
+      throw new JobRejectedError("no_capacity", "no worker is online to run this job; try again shortly", 30);
+    }
+    if ((await this.repo.countJobs("queued")) >= this.options.queueLimit) {
+      throw new JobRejectedError("queue_full", `the queue is full (${this.options.queueLimit} jobs waiting); try again shortly`, 5);
+    }
+    const id = crypto.randomUUID();
+    const watch = new JobWatch(id);
+    this.watches.set(id, watch); // before anyone can run it
+    await this.repo.enqueueJob({
+      id,
+      apiKeyId: input.apiKeyId,
+      model: input.model,
+      request: input.request as unknown as Record<string, unknown>,
+      priority: input.priority ?? 50,
+      maxAttempts: this.options.maxAttempts,
+      timeoutMs: this.options.timeoutMs,
+      originInstance: this.options.instanceId,
+      now: this.now(),
+    });
+    await this.bus.publish({ kind: "job_available" });
+    return {
+      id,
+      stream: () => watch.stream(),
+      result: watch.result,
+      cancel: async (reason) => {
+        await this.cancel(id, reason);
+      },
+    };
+  }
+
+  /** Cancels a job; its worker (on whichever instance) is told to stop. */
+  async cancel(jobId: string, reason: string): Promise<JobRow | null> {
+    const job = await this.repo.cancelJob(jobId, this.now());
+    if (!job) return null;
+    if (job.workerId && job.fence) await this.bus.publish({ kind: "job_cancel", jobId, workerId: job.workerId, fence: job.fence, reason });
+    await this.bus.publish({ kind: "job_finished", jobId });
+    return job;
+  }
+
+  close(): void {
+    this.unsubscribe();
+    for (const [id, w] of this.watches) {
+      w.finish({ status: "failed", text: "", finishReason: null, promptTokens: 0, completionTokens: 0, error: { code: "shutting_down", message: "the coordinator is shutting down" } });
+      this.watches.delete(id);
+    }
+  }
+}
