@@ -60,10 +60,14 @@ async function openBus(repo: Repository, url: string): Promise<{ bus: Bus; close
   };
 }
 
-export async function startCoordinator(config: Config, log: LogFn = consoleLog(config.logLevel as keyof typeof LEVELS)): Promise<Coordinator> {
+export async function startCoordinator(
+  config: Config,
+  log: LogFn = consoleLog(config.logLevel as keyof typeof LEVELS),
+): Promise<Coordinator> {
   mkdirSync(config.dataDir, { recursive: true });
   const pki = await loadOrCreatePki(join(config.dataDir, "pki"), { serverNames: config.serverNames });
-  if (pki.changes.caCreated) log("info", `created a new CA at ${join(config.dataDir, "pki", "ca.crt")}: back up ${join(config.dataDir, "pki")}`);
+  if (pki.changes.caCreated)
+    log("info", `created a new CA at ${join(config.dataDir, "pki", "ca.crt")}: back up ${join(config.dataDir, "pki")}`);
   const dbUrl = config.databaseUrl || join(config.dataDir, "gogrid.db");
   const repo = await openRepository(dbUrl, { dataDir: config.dataDir });
   const { bus, close: closeBus } = await openBus(repo, dbUrl);
@@ -89,7 +93,12 @@ export async function startCoordinator(config: Config, log: LogFn = consoleLog(c
     log,
     now: Date.now,
   });
-  const scheduler = new Scheduler(repo, bus, { leaseMs, retryBaseMs: config.retryBaseMs, offlineAfterMs: config.offlineAfterSecs * 1000 }, () => gateway.slots());
+  const scheduler = new Scheduler(
+    repo,
+    bus,
+    { leaseMs, retryBaseMs: config.retryBaseMs, offlineAfterMs: config.offlineAfterSecs * 1000 },
+    () => gateway.slots(),
+  );
   gateway.onWorkAvailable = () => scheduler.trigger();
   const unsubscribe = bus.subscribe((e) => {
     if (e.kind === "job_available") scheduler.trigger();

@@ -20,8 +20,15 @@ afterAll(async () => {
 const answer = { kind: "answer", text: () => "ok" } as const;
 
 async function register(body: unknown) {
-  const res = await fetch(`${c.apiUrl}/api/v1/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as { error?: { code: string; param: string | null; message: string } } & Record<string, unknown> };
+  const res = await fetch(`${c.apiUrl}/api/v1/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { error?: { code: string; param: string | null; message: string } } & Record<string, unknown>,
+  };
 }
 
 describe("enrolment", () => {
@@ -94,8 +101,17 @@ describe("worker port", () => {
     const keys = await createWorkerKeyPair();
     const past = new Date(Date.now() - 400 * 86_400_000);
     const old = await c.pki.signCsr(await createCsr(keys, "old"), id.nodeId, past);
-    await c.repo.insertCertificate({ serial: old.serial, nodeId: id.nodeId, pem: old.pem, notBefore: old.notBefore.getTime(), notAfter: old.notAfter.getTime() });
-    const w = new SimWorker({ ...id, certPem: old.pem, serial: old.serial, keyPem: await exportPkcs8Pem(keys.privateKey), privateKey: keys.privateKey }, answer);
+    await c.repo.insertCertificate({
+      serial: old.serial,
+      nodeId: id.nodeId,
+      pem: old.pem,
+      notBefore: old.notBefore.getTime(),
+      notAfter: old.notAfter.getTime(),
+    });
+    const w = new SimWorker(
+      { ...id, certPem: old.pem, serial: old.serial, keyPem: await exportPkcs8Pem(keys.privateKey), privateKey: keys.privateKey },
+      answer,
+    );
     expect(await w.connect()).toBe(false);
     expect(w.received.some((m) => m.type === "welcome")).toBe(false);
   });

@@ -41,7 +41,13 @@ export async function start(overrides: Partial<Config> = {}): Promise<Coordinato
 
 export async function enrolmentToken(repo: Repository, ttlMs = 60_000): Promise<string> {
   const t = newEnrolmentToken();
-  await repo.createEnrolmentToken({ tokenHash: t.hash, label: "test", ownerId: null, createdAt: Date.now(), expiresAt: Date.now() + ttlMs });
+  await repo.createEnrolmentToken({
+    tokenHash: t.hash,
+    label: "test",
+    ownerId: null,
+    createdAt: Date.now(),
+    expiresAt: Date.now() + ttlMs,
+  });
   return t.secret;
 }
 
@@ -52,7 +58,14 @@ export async function apiKey(repo: Repository): Promise<string> {
 }
 
 export async function addModel(repo: Repository, id = "stories260K"): Promise<void> {
-  await repo.upsertModel({ id, source: SHARED_MODEL, sha256: "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d", sizeBytes: 1185376, contextLength: 2048, createdAt: Date.now() });
+  await repo.upsertModel({
+    id,
+    source: SHARED_MODEL,
+    sha256: "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d",
+    sizeBytes: 1185376,
+    contextLength: 2048,
+    createdAt: Date.now(),
+  });
 }
 
 /** Polls until `check` is true (or fails after `ms`). */

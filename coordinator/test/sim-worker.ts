@@ -79,11 +79,22 @@ export class SimWorker {
     const done = new Promise<boolean>((r) => {
       this.welcomed = r;
     });
-    const tls = { cert: this.options.tls?.cert ?? this.id.certPem, key: this.options.tls?.key ?? this.id.keyPem, ca: this.id.caPem, rejectUnauthorized: true };
+    const tls = {
+      cert: this.options.tls?.cert ?? this.id.certPem,
+      key: this.options.tls?.key ?? this.id.keyPem,
+      ca: this.id.caPem,
+      rejectUnauthorized: true,
+    };
     const ws = new WebSocket(url, { tls } as unknown as string[]);
     this.ws = ws;
     ws.onopen = () =>
-      this.send({ type: "hello", protocol_version: PROTOCOL_VERSION, min_protocol_version: PROTOCOL_VERSION, max_protocol_version: PROTOCOL_VERSION, worker_version: "0.1.0" });
+      this.send({
+        type: "hello",
+        protocol_version: PROTOCOL_VERSION,
+        min_protocol_version: PROTOCOL_VERSION,
+        max_protocol_version: PROTOCOL_VERSION,
+        worker_version: "0.1.0",
+      });
     ws.onmessage = (ev) => void this.onMessage(String(ev.data));
     ws.onclose = (ev) => {
       this.welcomed(false);
@@ -125,7 +136,16 @@ export class SimWorker {
     this.send({ type: "job_accept", job_id: job.job_id, fence: job.fence });
     if (b.kind === "hang") return;
     if (b.kind === "fail") {
-      this.send({ type: "job_result", job_id: job.job_id, fence: job.fence, status: "failed", finish_reason: null, usage: { prompt_tokens: 0, completion_tokens: 0 }, timings: { ttft_ms: null, total_ms: 1, tokens_per_sec: 0 }, error: { code: b.code, message: "simulated failure" } });
+      this.send({
+        type: "job_result",
+        job_id: job.job_id,
+        fence: job.fence,
+        status: "failed",
+        finish_reason: null,
+        usage: { prompt_tokens: 0, completion_tokens: 0 },
+        timings: { ttft_ms: null, total_ms: 1, tokens_per_sec: 0 },
+        error: { code: b.code, message: "simulated failure" },
+      });
       return;
     }
     const text = b.text(job);

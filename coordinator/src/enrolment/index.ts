@@ -1,13 +1,14 @@
 // POST /api/v1/register: a CSR and a single-use enrolment token in, a client certificate out.
+
+import { randomBytes } from "node:crypto";
 import { type Static, Type as T } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { randomBytes } from "node:crypto";
 import { Elysia } from "elysia";
 import { hashSecret } from "../api/auth.ts";
 import { ApiError, badRequest } from "../api/errors.ts";
 import type { Repository } from "../db/repository.ts";
-import { CsrError, type Pki } from "../pki/index.ts";
 import { checkCsr } from "../pki/csr.ts";
+import { CsrError, type Pki } from "../pki/index.ts";
 
 export const ENROLMENT_TOKEN_PREFIX = "ggenrol-";
 
@@ -64,7 +65,13 @@ export function enrolmentRoutes(deps: EnrolmentDeps) {
     }
     const cert = await deps.pki.signCsr(req.csr, nodeId, new Date(now()));
     await deps.repo.createWorker({ nodeId, clientId: req.client_id ?? null, name: req.name ?? null, ownerId: used.token.ownerId }, now());
-    await deps.repo.insertCertificate({ serial: cert.serial, nodeId, pem: cert.pem, notBefore: cert.notBefore.getTime(), notAfter: cert.notAfter.getTime() });
+    await deps.repo.insertCertificate({
+      serial: cert.serial,
+      nodeId,
+      pem: cert.pem,
+      notBefore: cert.notBefore.getTime(),
+      notAfter: cert.notAfter.getTime(),
+    });
     return {
       node_id: nodeId,
       certificate: cert.pem,

@@ -70,7 +70,9 @@ export class Gateway {
     });
     this.unsubscribe = options.bus.subscribe((e) => {
       if (e.kind === "job_cancel") {
-        this.byNode.get(e.workerId)?.cancelAttempt(e.jobId, e.fence, e.reason === "the client disconnected" ? "client_disconnected" : "client_cancelled");
+        this.byNode
+          .get(e.workerId)
+          ?.cancelAttempt(e.jobId, e.fence, e.reason === "the client disconnected" ? "client_disconnected" : "client_cancelled");
       } else if (e.kind === "worker_revoked") {
         this.byNode.get(e.nodeId)?.kick(4001, "this worker's certificate was revoked");
       }

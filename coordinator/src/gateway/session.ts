@@ -158,13 +158,21 @@ export class WorkerSession implements WorkerSlot {
     this.capacity = m.capabilities.max_concurrent_jobs;
     this.models = m.capabilities.models;
     const { type: _t, id: _i, ts: _ts, ...info } = m;
-    await this.ctx.repo.updateWorker(this.nodeId, { status: "idle", info, instanceId: this.ctx.instanceId, lastHeartbeatAt: this.ctx.now() });
+    await this.ctx.repo.updateWorker(this.nodeId, {
+      status: "idle",
+      info,
+      instanceId: this.ctx.instanceId,
+      lastHeartbeatAt: this.ctx.now(),
+    });
     clearTimeout(this.handshakeTimer);
     this.state = "ready";
     this.status = "idle";
     this.ctx.registered(this);
     this.send({ type: "welcome", node_id: this.nodeId, heartbeat_interval: this.ctx.heartbeatSecs, config: {} });
-    this.ctx.log("info", `worker ${this.nodeId} registered (${m.gpu_info.map((g) => g.name).join(", ") || "no GPU"}, ${this.capacity} slots)`);
+    this.ctx.log(
+      "info",
+      `worker ${this.nodeId} registered (${m.gpu_info.map((g) => g.name).join(", ") || "no GPU"}, ${this.capacity} slots)`,
+    );
     this.ctx.trigger();
   }
 
@@ -174,7 +182,11 @@ export class WorkerSession implements WorkerSlot {
         const was = this.status;
         this.status = m.status;
         await this.ctx.repo.updateWorker(this.nodeId, { status: m.status, lastHeartbeatAt: this.ctx.now() });
-        this.send({ type: "heartbeat_ack", server_time: this.ctx.now(), earnings: { today: "0", week: "0", month: "0", total: "0", currency: "USD" } });
+        this.send({
+          type: "heartbeat_ack",
+          server_time: this.ctx.now(),
+          earnings: { today: "0", week: "0", month: "0", total: "0", currency: "USD" },
+        });
         if (was !== m.status && m.status === "idle") this.ctx.trigger();
         return;
       }
@@ -206,7 +218,11 @@ export class WorkerSession implements WorkerSlot {
     a.nextSeqIn++;
     a.text += m.text;
     for (const piece of splitForBus(m.text)) {
-      await this.ctx.bus.publish({ kind: "job_event", jobId: a.jobId, event: { type: "chunk", attempt: a.attempt, seq: a.nextSeqOut++, text: piece } });
+      await this.ctx.bus.publish({
+        kind: "job_event",
+        jobId: a.jobId,
+        event: { type: "chunk", attempt: a.attempt, seq: a.nextSeqOut++, text: piece },
+      });
     }
     const now = this.ctx.now();
     if (now - a.lastExtend > this.ctx.leaseMs / 3) {
@@ -226,7 +242,12 @@ export class WorkerSession implements WorkerSlot {
       const done = await this.ctx.repo.completeJob(
         a.jobId,
         a.fence,
-        { text: m.text ?? a.text, finishReason: m.finish_reason ?? "stop", promptTokens: m.usage.prompt_tokens, completionTokens: m.usage.completion_tokens },
+        {
+          text: m.text ?? a.text,
+          finishReason: m.finish_reason ?? "stop",
+          promptTokens: m.usage.prompt_tokens,
+          completionTokens: m.usage.completion_tokens,
+        },
         this.ctx.now(),
       );
       if (done) await this.ctx.bus.publish({ kind: "job_finished", jobId: a.jobId });
@@ -250,7 +271,13 @@ export class WorkerSession implements WorkerSlot {
   /** The attempt failed: back to the queue after a backoff, or dead when out of attempts. */
   private async endAttempt(a: Attempt, error: { code: string; message: string }, delayMs?: number): Promise<void> {
     const now = this.ctx.now();
-    const row = await this.ctx.repo.failAttempt(a.jobId, a.fence, error, now + (delayMs ?? retryDelay(a.attempt, this.ctx.retryBaseMs)), now);
+    const row = await this.ctx.repo.failAttempt(
+      a.jobId,
+      a.fence,
+      error,
+      now + (delayMs ?? retryDelay(a.attempt, this.ctx.retryBaseMs)),
+      now,
+    );
     if (!row) return;
     await this.ctx.bus.publish(row.status === "dead" ? { kind: "job_finished", jobId: a.jobId } : { kind: "job_available" });
   }
@@ -261,13 +288,27 @@ export class WorkerSession implements WorkerSlot {
     const req = job.request as unknown as JobRequest;
     const fence = job.fence as string;
     const timer = setTimeout(() => void this.timeout(job.id, fence), job.timeoutMs);
-    this.attempts.set(job.id, { jobId: job.id, fence, attempt: job.attempts, nextSeqIn: 0, nextSeqOut: 0, text: "", lastExtend: this.ctx.now(), timer });
+    this.attempts.set(job.id, {
+      jobId: job.id,
+      fence,
+      attempt: job.attempts,
+      nextSeqIn: 0,
+      nextSeqOut: 0,
+      text: "",
+      lastExtend: this.ctx.now(),
+      timer,
+    });
     this.send({
       type: "job_assignment",
       job_id: job.id,
       attempt: job.attempts,
       fence,
-      model: { id: job.model, sha256: model?.sha256 ?? "0".repeat(64), ...(model && /^https?:\/\//.test(model.source) ? { url: model.source } : {}), ...(model ? { size: model.sizeBytes } : {}) },
+      model: {
+        id: job.model,
+        sha256: model?.sha256 ?? "0".repeat(64),
+        ...(model && /^https?:\/\//.test(model.source) ? { url: model.source } : {}),
+        ...(model ? { size: model.sizeBytes } : {}),
+      },
       ...(req.kind === "chat" ? { messages: req.messages ?? [] } : { prompt: req.prompt ?? "" }),
       params: req.params,
       timeout_secs: Math.max(1, Math.ceil(job.timeoutMs / 1000)),

@@ -81,7 +81,11 @@ export class Scheduler {
           });
           if (!job) continue;
           slot.assign(job);
-          await this.bus.publish({ kind: "job_event", jobId: job.id, event: { type: "attempt", attempt: job.attempts, workerId: slot.nodeId } });
+          await this.bus.publish({
+            kind: "job_event",
+            jobId: job.id,
+            event: { type: "attempt", attempt: job.attempts, workerId: slot.nodeId },
+          });
           placed = true;
           break;
         }

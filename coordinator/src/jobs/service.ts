@@ -20,7 +20,8 @@ export function outcomeOf(job: JobRow): JobOutcome {
   return {
     status,
     text: job.resultText ?? "",
-    finishReason: status === "completed" ? ((job.finishReason as JobOutcome["finishReason"]) ?? "stop") : status === "cancelled" ? "cancelled" : null,
+    finishReason:
+      status === "completed" ? ((job.finishReason as JobOutcome["finishReason"]) ?? "stop") : status === "cancelled" ? "cancelled" : null,
     promptTokens: job.promptTokens ?? 0,
     completionTokens: job.completionTokens ?? 0,
     error: status === "failed" ? (job.error ?? { code: "job_failed", message: `the job ended as ${job.status}` }) : null,
@@ -113,7 +114,14 @@ export class JobService implements JobSubmitter {
   close(): void {
     this.unsubscribe();
     for (const [id, w] of this.watches) {
-      w.finish({ status: "failed", text: "", finishReason: null, promptTokens: 0, completionTokens: 0, error: { code: "shutting_down", message: "the coordinator is shutting down" } });
+      w.finish({
+        status: "failed",
+        text: "",
+        finishReason: null,
+        promptTokens: 0,
+        completionTokens: 0,
+        error: { code: "shutting_down", message: "the coordinator is shutting down" },
+      });
       this.watches.delete(id);
     }
   }

@@ -1,0 +1,172 @@
+// Jobs end to end with the official openai client and simulated workers, on SQLite and Postgres.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import OpenAI from "openai";
+import { type FreshPostgres, freshPostgresUrl, postgresTestsDisabled } from "../src/db/testing.ts";
+import { addModel, apiKey, enrolmentToken, start, until } from "./harness.ts";
+import { type Behaviour, enrol, SimWorker } from "./sim-worker.ts";
+
+setDefaultTimeout(30_000);
+
+/** The simulated model: a deterministic function of the prompt. */
+const reply = (prompt: string) => `echo: ${prompt.split("").reverse().join("")} — the end.`;
+const answer: Behaviour = { kind: "answer", text: (j) => reply(j.prompt ?? j.messages?.at(-1)?.content ?? "") };
+
+const dialects = ["sqlite", "postgres"] as const;
+const pgOff = postgresTestsDisabled();
+if (pgOff) console.log(`jobs.test.ts: Postgres tests disabled: ${pgOff}`);
+
+for (const dialect of dialects) {
+  if (dialect === "postgres" && pgOff) continue;
+  describe(`jobs (${dialect})`, () => {
+    let c: Awaited<ReturnType<typeof start>>;
+    let pg: FreshPostgres | null = null;
+    let client: OpenAI;
+    const workers: SimWorker[] = [];
+
+    async function worker(behaviour: Behaviour = answer, capacity = 1): Promise<SimWorker> {
+      const w = new SimWorker(await enrol(c.apiUrl, await enrolmentToken(c.repo)), behaviour, { capacity });
+      if (!(await w.connect())) throw new Error("simulated worker could not connect");
+      workers.push(w);
+      return w;
+    }
+
+    beforeAll(async () => {
+      pg = dialect === "postgres" ? await freshPostgresUrl() : null;
+      c = await start(pg ? { databaseUrl: pg.url } : {});
+      await addModel(c.repo);
+      client = new OpenAI({ baseURL: `${c.apiUrl}/v1`, apiKey: await apiKey(c.repo), maxRetries: 0 });
+    });
+    afterAll(async () => {
+      for (const w of workers) w.close();
+      await c.cleanup();
+      await pg?.drop();
+    });
+
+    test("no worker online: 503 with Retry-After", async () => {
+      const err = await client.completions.create({ model: "stories260K", prompt: "x" }).catch((e) => e);
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      expect(err.status).toBe(503);
+      expect(err.headers.get("retry-after")).toBe("30");
+      expect(err.error?.code ?? err.code).toBe("no_capacity");
+    });
+
+    test("models, completion and chat, streaming and not", async () => {
+      await worker();
+      const models = await client.models.list();
+      expect(models.data.map((m) => m.id)).toEqual(["stories260K"]);
+
+      const completion = await client.completions.create({ model: "stories260K", prompt: "Once upon", max_tokens: 20, temperature: 0 });
+      expect(completion.choices[0]?.text).toBe(reply("Once upon"));
+      expect(completion.choices[0]?.finish_reason).toBe("stop");
+      expect(completion.usage?.prompt_tokens).toBe(9);
+
+      const chat = await client.chat.completions.create({ model: "stories260K", messages: [{ role: "user", content: "hello" }] });
+      expect(chat.choices[0]?.message.content).toBe(reply("hello"));
+
+      let streamed = "";
+      const stream = await client.completions.create({ model: "stories260K", prompt: "abc", stream: true });
+      for await (const chunk of stream) streamed += chunk.choices[0]?.text ?? "";
+      expect(streamed).toBe(reply("abc"));
+
+      let chatStreamed = "";
+      const cs = await client.chat.completions.create({
+        model: "stories260K",
+        messages: [{ role: "user", content: "xyz" }],
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      let usage = 0;
+      for await (const chunk of cs) {
+        chatStreamed += chunk.choices[0]?.delta.content ?? "";
+        if (chunk.usage) usage = chunk.usage.total_tokens;
+      }
+      expect(chatStreamed).toBe(reply("xyz"));
+      expect(usage).toBeGreaterThan(0);
+      const done = await c.repo.listJobs({ status: ["completed"] });
+      expect(done.length).toBe(4);
+    });
+
+    test("errors reach the openai client as OpenAI errors", async () => {
+      const unknown = await client.completions.create({ model: "nope", prompt: "x" }).catch((e) => e);
+      expect(unknown.status).toBe(404);
+      const bad = await client.completions.create({ model: "stories260K", prompt: "x", max_tokens: 10_000_000 }).catch((e) => e);
+      expect(bad.status).toBe(400);
+      expect(bad.param).toBe("max_tokens");
+    });
+
+    test("a worker dropped mid-job: the job runs again elsewhere and the client gets one answer; the late result is refused", async () => {
+      for (const w of workers.splice(0)) w.close();
+      await until(() => c.gateway.slots().length === 0, 5000, "old workers gone");
+      const dropper = await worker({ kind: "drop", text: answer.text, afterChunks: 3 });
+      const stream = await client.completions.create({ model: "stories260K", prompt: "retry me", stream: true });
+      let text = "";
+      const reading = (async () => {
+        for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
+      })();
+      await dropper.closed;
+      const rescuer = await worker();
+      await reading;
+      expect(text).toBe(reply("retry me"));
+      const job = (await c.repo.listJobs({ status: ["completed"] })).find((j) => j.resultText === reply("retry me"));
+      expect(job?.attempts).toBe(2);
+      const attempts = await c.repo.listAttempts(job?.id as string);
+      expect(attempts.map((a) => [a.workerId, a.outcome])).toEqual([
+        [dropper.id.nodeId, "failed"],
+        [rescuer.id.nodeId, "completed"],
+      ]);
+      // the first worker comes back and sends its old result: fenced out
+      const late = job
+        ? await c.repo.completeJob(
+            job.id,
+            attempts[0]?.fence as string,
+            { text: "stale", finishReason: "stop", promptTokens: 1, completionTokens: 1 },
+            Date.now(),
+          )
+        : true;
+      expect(late).toBe(false);
+      expect((await c.repo.getJob(job?.id as string))?.resultText).toBe(reply("retry me"));
+    });
+
+    test("a client that disconnects cancels its job on the worker", async () => {
+      for (const w of workers.splice(0)) w.close();
+      await until(() => c.gateway.slots().length === 0, 5000, "old workers gone");
+      const hanger = await worker({ kind: "hang" });
+      const ac = new AbortController();
+      const pending = client.completions.create({ model: "stories260K", prompt: "never" }, { signal: ac.signal }).catch((e) => e);
+      await until(() => hanger.assignments.length === 1, 5000, "assignment");
+      ac.abort();
+      await pending;
+      await until(() => hanger.received.some((m) => m.type === "job_cancel"), 5000, "job_cancel");
+      const job = await c.repo.getJob(hanger.assignments[0]?.job_id as string);
+      expect(job?.status).toBe("cancelled");
+      hanger.close();
+    });
+  });
+}
+
+describe.if(!pgOff)("two coordinator instances on one Postgres", () => {
+  test("a job submitted to A runs on a worker connected to B and streams back to A's client", async () => {
+    const pg = await freshPostgresUrl();
+    const a = await start({ databaseUrl: pg.url });
+    const b = await start({ databaseUrl: pg.url });
+    try {
+      await addModel(a.repo);
+      const w = new SimWorker(await enrol(b.apiUrl, await enrolmentToken(b.repo)), answer);
+      expect(await w.connect()).toBe(true);
+      expect(a.gateway.slots()).toEqual([]);
+      const client = new OpenAI({ baseURL: `${a.apiUrl}/v1`, apiKey: await apiKey(a.repo), maxRetries: 0 });
+      let text = "";
+      for await (const chunk of await client.completions.create({ model: "stories260K", prompt: "across", stream: true }))
+        text += chunk.choices[0]?.text ?? "";
+      expect(text).toBe(reply("across"));
+      expect(w.assignments.length).toBe(1);
+      const job = await a.repo.getJob(w.assignments[0]?.job_id as string);
+      expect(job?.originInstance).toBe(a.instanceId);
+      w.close();
+    } finally {
+      await a.cleanup();
+      await b.cleanup();
+      await pg.drop();
+    }
+  });
+});
