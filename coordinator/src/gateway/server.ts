@@ -32,7 +32,7 @@ export class Gateway {
   /** Set by the owner once the scheduler exists. */
   onWorkAvailable: () => void = () => {};
 
-  constructor(private readonly options: GatewayOptions) {
+  constructor(options: GatewayOptions) {
     const ctx: GatewayContext = {
       ...options,
       trigger: () => this.onWorkAvailable(),
@@ -91,7 +91,7 @@ export class Gateway {
   /** Sends a command or config change to one node (true when it is connected here). */
   push(nodeId: string, message: Pushable): boolean {
     const s = this.byNode.get(nodeId);
-    if (!s || s.state !== "ready") return false;
+    if (s?.state !== "ready") return false;
     s.push(message);
     return true;
   }
