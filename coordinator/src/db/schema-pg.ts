@@ -1,0 +1,165 @@
+// Postgres tables (drizzle-orm/pg-core); keep column names and meaning identical to schema-sqlite.ts.
+import { bigint, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { ATTEMPT_OUTCOMES, JOB_STATUSES, WORKER_STATUSES } from "./enums.ts";
+
+/** Epoch milliseconds. */
+const ms = (name: string) => bigint(name, { mode: "number" });
+
+export const workers = pgTable(
+  "workers",
+  {
+    nodeId: text("node_id").primaryKey(),
+    clientId: text("client_id"),
+    name: text("name"),
+    ownerId: text("owner_id"),
+    status: text("status", { enum: WORKER_STATUSES }).notNull().default("offline"),
+    info: jsonb("info").$type<Record<string, unknown>>(),
+    instanceId: text("instance_id"),
+    lastHeartbeatAt: ms("last_heartbeat_at"),
+    createdAt: ms("created_at").notNull(),
+    revokedAt: ms("revoked_at"),
+    trust: doublePrecision("trust").notNull().default(1),
+  },
+  (t) => [index("workers_status_heartbeat_idx").on(t.status, t.lastHeartbeatAt), index("workers_owner_idx").on(t.ownerId)],
+);
+
+export const certificates = pgTable(
+  "certificates",
+  {
+    serial: text("serial").primaryKey(),
+    nodeId: text("node_id")
+      .notNull()
+      .references(() => workers.nodeId),
+    pem: text("pem").notNull(),
+    notBefore: ms("not_before").notNull(),
+    notAfter: ms("not_after").notNull(),
+    revokedAt: ms("revoked_at"),
+    revokeReason: text("revoke_reason"),
+  },
+  (t) => [index("certificates_node_idx").on(t.nodeId), index("certificates_revoked_idx").on(t.revokedAt)],
+);
+
+export const enrolmentTokens = pgTable("enrolment_tokens", {
+  tokenHash: text("token_hash").primaryKey(),
+  label: text("label"),
+  ownerId: text("owner_id"),
+  createdAt: ms("created_at").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+  usedAt: ms("used_at"),
+  usedByNodeId: text("used_by_node_id"),
+});
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    keyHash: text("key_hash").notNull(),
+    name: text("name").notNull(),
+    createdAt: ms("created_at").notNull(),
+    revokedAt: ms("revoked_at"),
+    promptTokens: bigint("prompt_tokens", { mode: "number" }).notNull().default(0),
+    completionTokens: bigint("completion_tokens", { mode: "number" }).notNull().default(0),
+    costMicros: bigint("cost_micros", { mode: "number" }).notNull().default(0),
+  },
+  (t) => [uniqueIndex("api_keys_key_hash_idx").on(t.keyHash)],
+);
+
+export const models = pgTable("models", {
+  id: text("id").primaryKey(),
+  source: text("source").notNull(),
+  sha256: text("sha256").notNull(),
+  sizeBytes: bigint("size_bytes", { mode: "number" }).notNull(),
+  contextLength: integer("context_length"),
+  createdAt: ms("created_at").notNull(),
+});
+
+/** Per-model prices (issue 5): micro-units of the currency per 1000 tokens. */
+export const prices = pgTable("prices", {
+  modelId: text("model_id").primaryKey(),
+  completionMicrosPer1k: bigint("completion_micros_per_1k", { mode: "number" }).notNull(),
+  promptMicrosPer1k: bigint("prompt_micros_per_1k", { mode: "number" }).notNull(),
+});
+
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    /** Insertion order: the FIFO tie-break within one millisecond (SQLite uses its rowid). */
+    seq: bigint("seq", { mode: "number" }).generatedAlwaysAsIdentity(),
+    apiKeyId: text("api_key_id"),
+    model: text("model").notNull(),
+    request: jsonb("request").$type<Record<string, unknown>>().notNull(),
+    status: text("status", { enum: JOB_STATUSES }).notNull(),
+    priority: integer("priority").notNull().default(0),
+    attempts: integer("attempts").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull(),
+    availableAt: ms("available_at").notNull(),
+    timeoutMs: bigint("timeout_ms", { mode: "number" }).notNull(),
+    workerId: text("worker_id"),
+    fence: text("fence"),
+    leaseExpiresAt: ms("lease_expires_at"),
+    originInstance: text("origin_instance"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+    startedAt: ms("started_at"),
+    finishedAt: ms("finished_at"),
+    resultText: text("result_text"),
+    finishReason: text("finish_reason"),
+    promptTokens: integer("prompt_tokens"),
+    completionTokens: integer("completion_tokens"),
+    error: jsonb("error").$type<{ code: string; message: string }>(),
+  },
+  (t) => [
+    // leaseNextJob: status = queued, model in (...), ORDER BY priority DESC, created_at, seq
+    index("jobs_lease_idx").on(t.status, t.model, t.priority.desc(), t.createdAt, t.seq),
+    // requeueExpired: status = running AND lease_expires_at <= now
+    index("jobs_lease_expiry_idx").on(t.status, t.leaseExpiresAt),
+    index("jobs_worker_idx").on(t.workerId),
+    index("jobs_created_idx").on(t.createdAt),
+  ],
+);
+
+export const jobAttempts = pgTable(
+  "job_attempts",
+  {
+    jobId: text("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    workerId: text("worker_id").notNull(),
+    fence: text("fence").notNull(),
+    startedAt: ms("started_at").notNull(),
+    endedAt: ms("ended_at"),
+    outcome: text("outcome", { enum: ATTEMPT_OUTCOMES }).notNull(),
+    error: text("error"),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.attempt] }), index("job_attempts_worker_idx").on(t.workerId)],
+);
+
+/** One credit per completed job: job_id is the idempotency key. */
+export const earningsLedger = pgTable(
+  "earnings_ledger",
+  {
+    jobId: text("job_id").primaryKey(),
+    nodeId: text("node_id").notNull(),
+    ownerId: text("owner_id"),
+    model: text("model").notNull(),
+    promptTokens: integer("prompt_tokens").notNull(),
+    completionTokens: integer("completion_tokens").notNull(),
+    amountMicros: bigint("amount_micros", { mode: "number" }).notNull(),
+    at: ms("at").notNull(),
+  },
+  (t) => [index("earnings_ledger_node_idx").on(t.nodeId, t.at), index("earnings_ledger_owner_idx").on(t.ownerId, t.at)],
+);
+
+export const metricSamples = pgTable(
+  "metric_samples",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    name: text("name").notNull(),
+    labels: jsonb("labels").$type<Record<string, string>>().notNull(),
+    value: doublePrecision("value").notNull(),
+    at: ms("at").notNull(),
+  },
+  (t) => [index("metric_samples_name_at_idx").on(t.name, t.at)],
+);

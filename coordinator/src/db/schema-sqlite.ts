@@ -1,0 +1,164 @@
+// SQLite tables (drizzle-orm/sqlite-core); keep column names and meaning identical to schema-pg.ts.
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ATTEMPT_OUTCOMES, JOB_STATUSES, WORKER_STATUSES } from "./enums.ts";
+
+/** Epoch milliseconds. */
+const ms = (name: string) => integer(name, { mode: "number" });
+
+export const workers = sqliteTable(
+  "workers",
+  {
+    nodeId: text("node_id").primaryKey(),
+    clientId: text("client_id"),
+    name: text("name"),
+    ownerId: text("owner_id"),
+    status: text("status", { enum: WORKER_STATUSES }).notNull().default("offline"),
+    info: text("info", { mode: "json" }).$type<Record<string, unknown>>(),
+    instanceId: text("instance_id"),
+    lastHeartbeatAt: ms("last_heartbeat_at"),
+    createdAt: ms("created_at").notNull(),
+    revokedAt: ms("revoked_at"),
+    trust: real("trust").notNull().default(1),
+  },
+  (t) => [index("workers_status_heartbeat_idx").on(t.status, t.lastHeartbeatAt), index("workers_owner_idx").on(t.ownerId)],
+);
+
+export const certificates = sqliteTable(
+  "certificates",
+  {
+    serial: text("serial").primaryKey(),
+    nodeId: text("node_id")
+      .notNull()
+      .references(() => workers.nodeId),
+    pem: text("pem").notNull(),
+    notBefore: ms("not_before").notNull(),
+    notAfter: ms("not_after").notNull(),
+    revokedAt: ms("revoked_at"),
+    revokeReason: text("revoke_reason"),
+  },
+  (t) => [index("certificates_node_idx").on(t.nodeId), index("certificates_revoked_idx").on(t.revokedAt)],
+);
+
+export const enrolmentTokens = sqliteTable("enrolment_tokens", {
+  tokenHash: text("token_hash").primaryKey(),
+  label: text("label"),
+  ownerId: text("owner_id"),
+  createdAt: ms("created_at").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+  usedAt: ms("used_at"),
+  usedByNodeId: text("used_by_node_id"),
+});
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    keyHash: text("key_hash").notNull(),
+    name: text("name").notNull(),
+    createdAt: ms("created_at").notNull(),
+    revokedAt: ms("revoked_at"),
+    promptTokens: integer("prompt_tokens", { mode: "number" }).notNull().default(0),
+    completionTokens: integer("completion_tokens", { mode: "number" }).notNull().default(0),
+    costMicros: integer("cost_micros", { mode: "number" }).notNull().default(0),
+  },
+  (t) => [uniqueIndex("api_keys_key_hash_idx").on(t.keyHash)],
+);
+
+export const models = sqliteTable("models", {
+  id: text("id").primaryKey(),
+  source: text("source").notNull(),
+  sha256: text("sha256").notNull(),
+  sizeBytes: integer("size_bytes", { mode: "number" }).notNull(),
+  contextLength: integer("context_length", { mode: "number" }),
+  createdAt: ms("created_at").notNull(),
+});
+
+/** Per-model prices (issue 5): micro-units of the currency per 1000 tokens. */
+export const prices = sqliteTable("prices", {
+  modelId: text("model_id").primaryKey(),
+  completionMicrosPer1k: integer("completion_micros_per_1k", { mode: "number" }).notNull(),
+  promptMicrosPer1k: integer("prompt_micros_per_1k", { mode: "number" }).notNull(),
+});
+
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    apiKeyId: text("api_key_id"),
+    model: text("model").notNull(),
+    request: text("request", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    status: text("status", { enum: JOB_STATUSES }).notNull(),
+    priority: integer("priority", { mode: "number" }).notNull().default(0),
+    attempts: integer("attempts", { mode: "number" }).notNull().default(0),
+    maxAttempts: integer("max_attempts", { mode: "number" }).notNull(),
+    availableAt: ms("available_at").notNull(),
+    timeoutMs: integer("timeout_ms", { mode: "number" }).notNull(),
+    workerId: text("worker_id"),
+    fence: text("fence"),
+    leaseExpiresAt: ms("lease_expires_at"),
+    originInstance: text("origin_instance"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+    startedAt: ms("started_at"),
+    finishedAt: ms("finished_at"),
+    resultText: text("result_text"),
+    finishReason: text("finish_reason"),
+    promptTokens: integer("prompt_tokens", { mode: "number" }),
+    completionTokens: integer("completion_tokens", { mode: "number" }),
+    error: text("error", { mode: "json" }).$type<{ code: string; message: string }>(),
+  },
+  (t) => [
+    // leaseNextJob: status = queued, model in (...), ORDER BY priority DESC, created_at, rowid
+    index("jobs_lease_idx").on(t.status, t.model, sql`${t.priority} DESC`, t.createdAt),
+    // requeueExpired: status = running AND lease_expires_at <= now
+    index("jobs_lease_expiry_idx").on(t.status, t.leaseExpiresAt),
+    index("jobs_worker_idx").on(t.workerId),
+    index("jobs_created_idx").on(t.createdAt),
+  ],
+);
+
+export const jobAttempts = sqliteTable(
+  "job_attempts",
+  {
+    jobId: text("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    attempt: integer("attempt", { mode: "number" }).notNull(),
+    workerId: text("worker_id").notNull(),
+    fence: text("fence").notNull(),
+    startedAt: ms("started_at").notNull(),
+    endedAt: ms("ended_at"),
+    outcome: text("outcome", { enum: ATTEMPT_OUTCOMES }).notNull(),
+    error: text("error"),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.attempt] }), index("job_attempts_worker_idx").on(t.workerId)],
+);
+
+/** One credit per completed job: job_id is the idempotency key. */
+export const earningsLedger = sqliteTable(
+  "earnings_ledger",
+  {
+    jobId: text("job_id").primaryKey(),
+    nodeId: text("node_id").notNull(),
+    ownerId: text("owner_id"),
+    model: text("model").notNull(),
+    promptTokens: integer("prompt_tokens", { mode: "number" }).notNull(),
+    completionTokens: integer("completion_tokens", { mode: "number" }).notNull(),
+    amountMicros: integer("amount_micros", { mode: "number" }).notNull(),
+    at: ms("at").notNull(),
+  },
+  (t) => [index("earnings_ledger_node_idx").on(t.nodeId, t.at), index("earnings_ledger_owner_idx").on(t.ownerId, t.at)],
+);
+
+export const metricSamples = sqliteTable(
+  "metric_samples",
+  {
+    id: integer("id", { mode: "number" }).primaryKey({ autoIncrement: true }),
+    name: text("name").notNull(),
+    labels: text("labels", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    value: real("value").notNull(),
+    at: ms("at").notNull(),
+  },
+  (t) => [index("metric_samples_name_at_idx").on(t.name, t.at)],
+);

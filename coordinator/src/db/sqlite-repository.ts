@@ -1,0 +1,302 @@
+// Repository on bun:sqlite (drizzle-orm/bun-sqlite): the embedded, single-instance default.
+import { Database } from "bun:sqlite";
+import { and, asc, eq, isNotNull, isNull, ne, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/bun-sqlite";
+import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import { DatabaseError, describeCause } from "./errors.ts";
+import type {
+  ApiKeyRow,
+  CertificateRow,
+  EnrolmentTokenRow,
+  JobAttemptRow,
+  JobFilter,
+  JobResult,
+  JobRow,
+  JobStatus,
+  LeaseRequest,
+  LedgerEntry,
+  MetricSample,
+  ModelRow,
+  NewJob,
+  Repository,
+  WorkerRow,
+} from "./repository.ts";
+import * as rows from "./rows.ts";
+import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, models, workers } from "./schema-sqlite.ts";
+import * as jobOps from "./sqlite-jobs.ts";
+import { type Db, immediate, type Tx } from "./sqlite-jobs.ts";
+
+export const SQLITE_MIGRATIONS = `${import.meta.dir}/migrations/sqlite`;
+
+type ConsumeResult = Awaited<ReturnType<Repository["consumeEnrolmentToken"]>>;
+
+/** Opens (creating if needed) the database file, or ":memory:", and applies pending migrations. */
+export function openSqliteRepository(path: string): SqliteRepository {
+  let client: Database;
+  try {
+    client = new Database(path, { create: true, readwrite: true, strict: true });
+    client.run("PRAGMA busy_timeout = 5000");
+    if (path !== ":memory:") client.run("PRAGMA journal_mode = WAL");
+    client.run("PRAGMA synchronous = NORMAL");
+  } catch (error) {
+    throw new DatabaseError("db_unreachable", `cannot open SQLite database ${path}: ${describeCause(error)}`, { cause: error });
+  }
+  try {
+    // Migrations run with foreign keys off (table rebuilds need it), then they are enforced.
+    client.run("PRAGMA foreign_keys = OFF");
+    const db = drizzle({ client });
+    migrate(db, { migrationsFolder: SQLITE_MIGRATIONS });
+    client.run("PRAGMA foreign_keys = ON");
+    return new SqliteRepository(db, client);
+  } catch (error) {
+    client.close();
+    throw new DatabaseError("db_migration_failed", `migrating SQLite database ${path} failed: ${describeCause(error)}`, { cause: error });
+  }
+}
+
+export class SqliteRepository implements Repository {
+  readonly dialect = "sqlite" as const;
+  #closed = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly client: Database,
+  ) {}
+
+  private write<T>(fn: (tx: Tx) => T): T {
+    return immediate(this.db, fn);
+  }
+
+  // workers
+
+  async createWorker(row: Pick<WorkerRow, "nodeId" | "clientId" | "name" | "ownerId">, now: number): Promise<WorkerRow> {
+    const created = this.db
+      .insert(workers)
+      .values({ nodeId: row.nodeId, clientId: row.clientId, name: row.name, ownerId: row.ownerId, status: "offline", createdAt: now })
+      .returning()
+      .get();
+    return rows.toWorker(created);
+  }
+
+  async getWorker(nodeId: string): Promise<WorkerRow | null> {
+    const row = this.db.select().from(workers).where(eq(workers.nodeId, nodeId)).get();
+    return row ? rows.toWorker(row) : null;
+  }
+
+  async listWorkers(): Promise<WorkerRow[]> {
+    return this.db.select().from(workers).orderBy(asc(workers.createdAt), asc(workers.nodeId)).all().map(rows.toWorker);
+  }
+
+  async updateWorker(nodeId: string, patch: Parameters<Repository["updateWorker"]>[1]): Promise<void> {
+    const set = rows.definedOnly(patch);
+    if (Object.keys(set).length === 0) return;
+    this.db.update(workers).set(set).where(eq(workers.nodeId, nodeId)).run();
+  }
+
+  async markStaleWorkersOffline(before: number): Promise<string[]> {
+    const stale = this.db
+      .update(workers)
+      .set({ status: "offline", instanceId: null })
+      .where(and(ne(workers.status, "offline"), sql`coalesce(${workers.lastHeartbeatAt}, ${workers.createdAt}) < ${before}`))
+      .returning({ nodeId: workers.nodeId })
+      .all();
+    return stale.map((r) => r.nodeId).sort();
+  }
+
+  // certificates
+
+  async insertCertificate(row: Omit<CertificateRow, "revokedAt" | "revokeReason">): Promise<void> {
+    this.db.insert(certificates).values(row).run();
+  }
+
+  async getCertificate(serial: string): Promise<CertificateRow | null> {
+    const row = this.db.select().from(certificates).where(eq(certificates.serial, serial)).get();
+    return row ? rows.toCertificate(row) : null;
+  }
+
+  async revokeWorker(nodeId: string, reason: string, now: number): Promise<string[]> {
+    return this.write((tx) => {
+      tx.update(certificates)
+        .set({ revokedAt: now, revokeReason: reason })
+        .where(and(eq(certificates.nodeId, nodeId), isNull(certificates.revokedAt)))
+        .run();
+      tx.update(workers)
+        .set({ revokedAt: sql`coalesce(${workers.revokedAt}, ${now})` })
+        .where(eq(workers.nodeId, nodeId))
+        .run();
+      const serials = tx.select({ serial: certificates.serial }).from(certificates).where(eq(certificates.nodeId, nodeId)).all();
+      return serials.map((r) => r.serial).sort();
+    });
+  }
+
+  async listRevokedCertificates(): Promise<CertificateRow[]> {
+    return this.db
+      .select()
+      .from(certificates)
+      .where(isNotNull(certificates.revokedAt))
+      .orderBy(asc(certificates.revokedAt), asc(certificates.serial))
+      .all()
+      .map(rows.toCertificate);
+  }
+
+  // enrolment tokens
+
+  async createEnrolmentToken(row: Omit<EnrolmentTokenRow, "usedAt" | "usedByNodeId">): Promise<void> {
+    this.db.insert(enrolmentTokens).values(row).run();
+  }
+
+  async consumeEnrolmentToken(tokenHash: string, nodeId: string, now: number): Promise<ConsumeResult> {
+    return this.write((tx): ConsumeResult => {
+      const used = tx
+        .update(enrolmentTokens)
+        .set({ usedAt: now, usedByNodeId: nodeId })
+        .where(and(eq(enrolmentTokens.tokenHash, tokenHash), isNull(enrolmentTokens.usedAt), sql`${enrolmentTokens.expiresAt} > ${now}`))
+        .returning()
+        .get();
+      if (used) return { ok: true, token: rows.toEnrolmentToken(used) };
+      const token = tx.select().from(enrolmentTokens).where(eq(enrolmentTokens.tokenHash, tokenHash)).get();
+      return { ok: false, reason: !token ? "unknown" : token.usedAt !== null ? "used" : "expired" };
+    });
+  }
+
+  async listEnrolmentTokens(): Promise<EnrolmentTokenRow[]> {
+    return this.db
+      .select()
+      .from(enrolmentTokens)
+      .orderBy(asc(enrolmentTokens.createdAt), asc(enrolmentTokens.tokenHash))
+      .all()
+      .map(rows.toEnrolmentToken);
+  }
+
+  // API keys
+
+  async createApiKey(row: Pick<ApiKeyRow, "id" | "keyHash" | "name" | "createdAt">): Promise<void> {
+    this.db.insert(apiKeys).values(row).run();
+  }
+
+  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | null> {
+    const row = this.db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash)).get();
+    return row ? rows.toApiKey(row) : null;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRow[]> {
+    return this.db.select().from(apiKeys).orderBy(asc(apiKeys.createdAt), asc(apiKeys.id)).all().map(rows.toApiKey);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<boolean> {
+    const changed = this.db
+      .update(apiKeys)
+      .set({ revokedAt: now })
+      .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id })
+      .all();
+    return changed.length > 0;
+  }
+
+  async addApiKeyUsage(id: string, promptTokens: number, completionTokens: number, costMicros: number): Promise<void> {
+    this.db
+      .update(apiKeys)
+      .set({
+        promptTokens: sql`${apiKeys.promptTokens} + ${promptTokens}`,
+        completionTokens: sql`${apiKeys.completionTokens} + ${completionTokens}`,
+        costMicros: sql`${apiKeys.costMicros} + ${costMicros}`,
+      })
+      .where(eq(apiKeys.id, id))
+      .run();
+  }
+
+  // models
+
+  async upsertModel(row: ModelRow): Promise<void> {
+    const { id: _id, createdAt: _createdAt, ...changes } = row;
+    this.db.insert(models).values(row).onConflictDoUpdate({ target: models.id, set: changes }).run();
+  }
+
+  async getModel(id: string): Promise<ModelRow | null> {
+    const row = this.db.select().from(models).where(eq(models.id, id)).get();
+    return row ? rows.toModel(row) : null;
+  }
+
+  async listModels(): Promise<ModelRow[]> {
+    return this.db.select().from(models).orderBy(asc(models.id)).all().map(rows.toModel);
+  }
+
+  async removeModel(id: string): Promise<boolean> {
+    return this.db.delete(models).where(eq(models.id, id)).returning({ id: models.id }).all().length > 0;
+  }
+
+  // jobs: the queue itself lives in sqlite-jobs.ts
+
+  enqueueJob(job: NewJob): Promise<JobRow> {
+    return jobOps.enqueueJob(this.db, job);
+  }
+
+  getJob(id: string): Promise<JobRow | null> {
+    return jobOps.getJob(this.db, id);
+  }
+
+  listJobs(filter: JobFilter = {}): Promise<JobRow[]> {
+    return jobOps.listJobs(this.db, filter);
+  }
+
+  leaseNextJob(req: LeaseRequest): Promise<JobRow | null> {
+    return jobOps.leaseNextJob(this.db, req);
+  }
+
+  leaseJob(jobId: string, req: LeaseRequest): Promise<JobRow | null> {
+    return jobOps.leaseJob(this.db, jobId, req);
+  }
+
+  extendLease(jobId: string, fence: string, until: number): Promise<boolean> {
+    return jobOps.extendLease(this.db, jobId, fence, until);
+  }
+
+  completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<boolean> {
+    return jobOps.completeJob(this.db, jobId, fence, result, now);
+  }
+
+  failAttempt(
+    jobId: string,
+    fence: string,
+    error: { code: string; message: string },
+    retryAt: number,
+    now: number,
+  ): Promise<JobRow | null> {
+    return jobOps.failAttempt(this.db, jobId, fence, error, retryAt, now);
+  }
+
+  requeueExpired(now: number, retryAt: (job: JobRow) => number): Promise<JobRow[]> {
+    return jobOps.requeueExpired(this.db, now, retryAt);
+  }
+
+  cancelJob(jobId: string, now: number): Promise<JobRow | null> {
+    return jobOps.cancelJob(this.db, jobId, now);
+  }
+
+  listAttempts(jobId: string): Promise<JobAttemptRow[]> {
+    return jobOps.listAttempts(this.db, jobId);
+  }
+
+  countJobs(status: JobStatus): Promise<number> {
+    return jobOps.countJobs(this.db, status);
+  }
+
+  // earnings and metrics
+
+  async creditLedger(entry: LedgerEntry): Promise<boolean> {
+    return this.db.insert(earningsLedger).values(entry).onConflictDoNothing().returning({ jobId: earningsLedger.jobId }).all().length > 0;
+  }
+
+  async insertMetricSamples(samples: MetricSample[]): Promise<void> {
+    if (samples.length === 0) return;
+    this.write((tx) => {
+      for (const chunk of rows.chunks(samples, rows.INSERT_CHUNK)) tx.insert(metricSamples).values(chunk).run();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.client.close();
+  }
+}
