@@ -103,8 +103,13 @@ export async function startCoordinator(
   const unsubscribe = bus.subscribe((e) => {
     if (e.kind === "job_available") scheduler.trigger();
   });
+  let ticks = 0;
   const tick = setInterval(() => {
     scheduler.tick().catch((e) => log("error", `scheduler: ${(e as Error).message}`));
+    if (++ticks % 2 === 0) {
+      gateway.sweep(repo).catch((e) => log("error", `gateway sweep: ${(e as Error).message}`));
+      jobs.sweep().catch((e) => log("error", `job sweep: ${(e as Error).message}`));
+    }
   }, 1000);
 
   const workerUrl = `wss://${hostForUrl(config.workerHost)}:${gateway.port}`;

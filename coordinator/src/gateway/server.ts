@@ -1,6 +1,7 @@
 // The worker port: WSS with mutual TLS; holds this instance's worker sessions.
 import { type CoordinatorToWorker, MAX_FRAME_BYTES } from "@gogrid/protocol";
 import type { Server, ServerWebSocket } from "bun";
+import type { Repository } from "../db/repository.ts";
 import type { Bus } from "../jobs/bus.ts";
 import type { WorkerSlot } from "../jobs/scheduler.ts";
 import { type GatewayContext, WorkerSession } from "./session.ts";
@@ -101,6 +102,24 @@ export class Gateway {
     const ready = this.slots() as WorkerSession[];
     for (const s of ready) s.push(message);
     return ready.length;
+  }
+
+  /**
+   * Catches changes made outside this process (gogrid-admin on SQLite has no event bus):
+   * revoked nodes are disconnected, attempts of cancelled jobs are stopped.
+   */
+  async sweep(repo: Repository): Promise<void> {
+    for (const s of this.slots() as WorkerSession[]) {
+      const worker = await repo.getWorker(s.nodeId);
+      if (worker?.revokedAt != null) {
+        s.kick(4001, "this worker's certificate was revoked");
+        continue;
+      }
+      for (const a of [...s.attempts.values()]) {
+        const job = await repo.getJob(a.jobId);
+        if (job?.status === "cancelled") s.cancelAttempt(a.jobId, a.fence, "operator");
+      }
+    }
   }
 
   async stop(): Promise<void> {

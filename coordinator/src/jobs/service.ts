@@ -102,6 +102,17 @@ export class JobService implements JobSubmitter {
     };
   }
 
+  /**
+   * Settles waiters whose job ended without an event reaching this instance (a lost NOTIFY, or a
+   * change made by gogrid-admin from another process).
+   */
+  async sweep(): Promise<void> {
+    for (const [id, watch] of [...this.watches]) {
+      const job = await this.repo.getJob(id);
+      if (job && FINAL.has(job.status)) this.settle(watch, job);
+    }
+  }
+
   /** Cancels a job; its worker (on whichever instance) is told to stop. */
   async cancel(jobId: string, reason: string): Promise<JobRow | null> {
     const job = await this.repo.cancelJob(jobId, this.now());

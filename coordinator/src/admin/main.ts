@@ -1,0 +1,223 @@
+#!/usr/bin/env bun
+// gogrid-admin: enrolment tokens, API keys, workers, jobs and models, straight in the database.
+import { Command, InvalidArgumentError } from "commander";
+import { ConfigError, loadConfig } from "../config/load.ts";
+import { openRepository } from "../db/open.ts";
+import type { Repository } from "../db/repository.ts";
+import * as act from "./actions.ts";
+
+type Out = (line: string) => void;
+
+function table(rows: Record<string, unknown>[], out: Out): void {
+  if (rows.length === 0) {
+    out("(none)");
+    return;
+  }
+  const cols = Object.keys(rows[0] as object);
+  const cell = (v: unknown) => (v === null || v === undefined ? "-" : String(v));
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  out(cols.map((c, i) => c.toUpperCase().padEnd(widths[i] as number)).join("  "));
+  for (const r of rows) out(cols.map((c, i) => cell(r[c]).padEnd(widths[i] as number)).join("  "));
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString().replace(/\.\d+Z$/, "Z"));
+
+function positiveInt(name: string) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got "${v}".`);
+    return Number(v);
+  };
+}
+
+export function buildAdmin(withRepo: <T>(fn: (repo: Repository) => Promise<T>) => Promise<T>, out: Out): Command {
+  const program = new Command()
+    .name("gogrid-admin")
+    .description("Administer a GoGrid coordinator's database (run on the coordinator host)")
+    .option("--data-dir <dir>", "the coordinator's data folder")
+    .option("--database-url <url>", "the coordinator's database (default: from its config)")
+    .option("-c, --config <file>", "the coordinator's TOML file");
+
+  const tokens = program.command("tokens").description("enrolment tokens for new workers");
+  tokens
+    .command("create")
+    .description("make a single-use enrolment token (printed once)")
+    .option("--ttl <duration>", "lifetime, e.g. 24h or 7d", "24h")
+    .option("--label <text>", "a note for the list")
+    .option("--owner <id>", "the contributor the worker's earnings go to")
+    .action((o: { ttl: string; label?: string; owner?: string }) =>
+      withRepo(async (repo) => {
+        const t = await act.createToken(repo, {
+          ttlMs: act.parseDuration(o.ttl),
+          ...(o.label ? { label: o.label } : {}),
+          ...(o.owner ? { owner: o.owner } : {}),
+        });
+        out(t.token);
+        out(`expires ${t.expiresAt}; give it to the worker: gogrid-worker enroll --token ${t.token}`);
+      }),
+    );
+  tokens.command("list").action(() =>
+    withRepo(async (repo) =>
+      table(
+        (await repo.listEnrolmentTokens()).map((t) => ({
+          label: t.label,
+          owner: t.ownerId,
+          created: iso(t.createdAt),
+          expires: iso(t.expiresAt),
+          used: iso(t.usedAt),
+          node: t.usedByNodeId,
+        })),
+        out,
+      ),
+    ),
+  );
+
+  const keys = program.command("keys").description("API keys for clients");
+  keys
+    .command("create")
+    .requiredOption("--name <name>", "who the key is for")
+    .action((o: { name: string }) =>
+      withRepo(async (repo) => {
+        const k = await act.createKey(repo, o.name);
+        out(k.key);
+        out(`id ${k.id}; shown once: store it now`);
+      }),
+    );
+  keys.command("list").action(() =>
+    withRepo(async (repo) =>
+      table(
+        (await repo.listApiKeys()).map((k) => ({
+          id: k.id,
+          name: k.name,
+          created: iso(k.createdAt),
+          revoked: iso(k.revokedAt),
+          prompt_tokens: k.promptTokens,
+          completion_tokens: k.completionTokens,
+        })),
+        out,
+      ),
+    ),
+  );
+  keys.command("revoke <id>").action((id: string) => withRepo(async (repo) => act.revokeKey(repo, id).then(() => out(`revoked ${id}`))));
+
+  const workers = program.command("workers").description("enrolled workers");
+  workers.command("list").action(() =>
+    withRepo(async (repo) =>
+      table(
+        (await repo.listWorkers()).map((w) => ({
+          node: w.nodeId,
+          name: w.name,
+          status: w.revokedAt ? "revoked" : w.status,
+          heartbeat: iso(w.lastHeartbeatAt),
+          owner: w.ownerId,
+        })),
+        out,
+      ),
+    ),
+  );
+  workers
+    .command("revoke <node-id>")
+    .option("--reason <text>", "why (kept with the certificates)", "revoked by operator")
+    .action((nodeId: string, o: { reason: string }) =>
+      withRepo(async (repo) => {
+        const serials = await act.revokeWorker(repo, nodeId, o.reason);
+        out(`revoked ${nodeId} (${serials.length} certificate${serials.length === 1 ? "" : "s"}); its connection is closed within seconds`);
+      }),
+    );
+
+  const jobs = program.command("jobs").description("the job queue");
+  jobs
+    .command("list")
+    .option("--status <list>", "comma-separated: queued,running,completed,failed,cancelled,dead")
+    .option("--limit <n>", "most rows", positiveInt("--limit"), 50)
+    .action((o: { status?: string; limit: number }) =>
+      withRepo(async (repo) => {
+        const status = act.parseStatuses(o.status);
+        const rows = await repo.listJobs({ ...(status ? { status } : {}), limit: o.limit });
+        table(
+          rows.map((j) => ({
+            id: j.id,
+            model: j.model,
+            status: j.status,
+            attempts: j.attempts,
+            worker: j.workerId,
+            created: iso(j.createdAt),
+            tokens: j.completionTokens,
+          })),
+          out,
+        );
+      }),
+    );
+  jobs.command("show <id>").action((id: string) =>
+    withRepo(async (repo) => {
+      const job = await repo.getJob(id);
+      if (!job) throw new act.AdminError(`no job with id ${id}`);
+      out(JSON.stringify({ ...job, attempts_detail: await repo.listAttempts(id) }, null, 2));
+    }),
+  );
+  jobs
+    .command("cancel <id>")
+    .action((id: string) => withRepo(async (repo) => act.cancelJob(repo, id).then((j) => out(`cancelled ${j.id}`))));
+
+  const models = program.command("models").description("the model registry");
+  models
+    .command("add <id>")
+    .option("--path <file>", "a GGUF on this host (hashed now)")
+    .option("--url <url>", "where workers download it")
+    .option("--sha256 <hex>", "expected SHA-256 (required with --url)")
+    .option("--size <bytes>", "file size (required with --url)", positiveInt("--size"))
+    .action((id: string, o: { path?: string; url?: string; sha256?: string; size?: number }) =>
+      withRepo(async (repo) => {
+        const m = await act.addModel(repo, id, o);
+        out(`added ${m.id}: ${m.source} (${m.size} bytes, sha256 ${m.sha256})`);
+      }),
+    );
+  models.command("list").action(() =>
+    withRepo(async (repo) =>
+      table(
+        (await repo.listModels()).map((m) => ({ id: m.id, size: m.sizeBytes, sha256: `${m.sha256.slice(0, 12)}…`, source: m.source })),
+        out,
+      ),
+    ),
+  );
+  models
+    .command("remove <id>")
+    .action((id: string) => withRepo(async (repo) => act.removeModel(repo, id).then(() => out(`removed ${id}`))));
+  return program;
+}
+
+export async function runAdmin(argv: string[], out: Out = (l) => console.log(l), err: Out = (l) => console.error(l)): Promise<number> {
+  let code = 0;
+  let program: Command | null = null;
+  const withRepo = async <T>(fn: (repo: Repository) => Promise<T>): Promise<T | undefined> => {
+    const g = (program as Command).opts<{ dataDir?: string; databaseUrl?: string; config?: string }>();
+    const config = loadConfig({
+      flags: { ...(g.dataDir ? { dataDir: g.dataDir } : {}), ...(g.databaseUrl ? { databaseUrl: g.databaseUrl } : {}) },
+      ...(g.config ? { configFile: g.config } : {}),
+    });
+    const repo = await openRepository(config.databaseUrl || `${config.dataDir}/gogrid.db`, { dataDir: config.dataDir });
+    try {
+      return await fn(repo);
+    } finally {
+      await repo.close();
+    }
+  };
+  program = buildAdmin(withRepo as <T>(fn: (repo: Repository) => Promise<T>) => Promise<T>, out);
+  program.exitOverride();
+  program.configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) });
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    const c = (e as { code?: string; exitCode?: number }).code;
+    if (c === "commander.helpDisplayed" || c === "commander.version" || c === "commander.help") return 0;
+    if (c?.startsWith("commander.")) return 2;
+    if (e instanceof act.AdminError || e instanceof ConfigError) {
+      err(`gogrid-admin: ${e.message}`);
+      return 2;
+    }
+    err(`gogrid-admin: ${(e as Error).message}`);
+    code = 1;
+  }
+  return code;
+}
+
+if (import.meta.main) process.exit(await runAdmin(process.argv));
