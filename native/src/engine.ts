@@ -2,7 +2,7 @@
 import { type BackendOptions, type DeviceInfo, LlamaBackend } from "./backend.ts";
 import { LibraryNotFoundError } from "./errors.ts";
 import { type BackendKind, findLibraryVariants, type LibraryVariant } from "./library.ts";
-import { parseLogLevel, stderrSink } from "./log.ts";
+import { levelNumber, parseLogLevel, stderrSink } from "./log.ts";
 import { LlamaModel, type LoadModelOptions } from "./model.ts";
 import { type BackendChoice, chooseVariant, type Prober, probeInChild } from "./probe.ts";
 
@@ -48,8 +48,12 @@ export class LlamaEngine {
     // Say which build runs and why the ones before it were passed over.
     const sink = options.logSink ?? stderrSink;
     const quiet = (options.logLevel ?? parseLogLevel(process.env.GOGRID_LLAMA_LOG, "error")) === "silent";
+    const level = levelNumber(options.logLevel ?? parseLogLevel(process.env.GOGRID_LLAMA_LOG, "error"));
     for (const t of choice.tried) {
-      if (!t.ok && !quiet && !t.reason.startsWith("skipped:")) sink("warn", `llama.cpp ${t.name} (${t.backend}) not used: ${t.reason}`);
+      if (t.ok || quiet || t.reason.startsWith("skipped:")) continue;
+      // no GPU on this machine is normal; a GPU build that crashed or failed is worth a warning
+      const severity = t.reason.includes("found no GPU device") ? "info" : "warn";
+      if (levelNumber(severity) >= level) sink(severity, `llama.cpp ${t.name} (${t.backend}) not used: ${t.reason}`);
     }
     return new LlamaEngine(backend, { ...choice, devices: backend.devices() });
   }

@@ -20,7 +20,7 @@ export interface GenerateFlags {
   contextSize?: number;
   threads?: number;
   gpuLayers?: number;
-  backend: "auto" | "cuda" | "vulkan" | "metal" | "cpu";
+  backend?: "auto" | "cuda" | "vulkan" | "metal" | "cpu";
   logLevel: LogLevel;
   stats: boolean;
 }
@@ -49,7 +49,7 @@ export function registerGenerate(program: Command): void {
     .option("-c, --context-size <n>", "context size in tokens", intArg("--context-size", 16))
     .option("--threads <n>", "CPU threads (default: all cores)", intArg("--threads", 1, 1024))
     .option("--gpu-layers <n>", "layers to offload to the GPU, -1 = all", intArg("--gpu-layers", -1))
-    .addOption(new Option("--backend <name>", "llama.cpp build to use").choices(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"))
+    .addOption(new Option("--backend <name>", "llama.cpp build to use (default: GOGRID_BACKEND, else auto)").choices(["auto", "cuda", "vulkan", "metal", "cpu"]))
     .addOption(
       new Option("--log-level <level>", "llama.cpp log level on stderr")
         .argParser(choiceArg("--log-level", ["debug", "info", "warn", "error", "silent"] as const))
@@ -99,7 +99,7 @@ export async function runGenerate(flags: GenerateFlags): Promise<number> {
   let model: LlamaModel | null = null;
   try {
     const prompt = await readPrompt(flags);
-    const engine = await LlamaEngine.open({ backend: flags.backend, logLevel: flags.logLevel });
+    const engine = await LlamaEngine.open({ ...(flags.backend ? { backend: flags.backend } : {}), logLevel: flags.logLevel });
     model = await engine.loadModel(flags.model, flags.gpuLayers === undefined ? {} : { gpuLayers: flags.gpuLayers });
     const ctx = model.createContext({
       ...(flags.contextSize ? { contextSize: flags.contextSize } : {}),
