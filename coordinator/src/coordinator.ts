@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Elysia } from "elysia";
 import postgres from "postgres";
 import { errorHandling } from "./api/app.ts";
+import { jobRoutes } from "./api/jobs/index.ts";
 import { openAiRoutes } from "./api/openai/index.ts";
 import type { Config } from "./config/settings.ts";
 import { openRepository } from "./db/open.ts";
@@ -80,10 +81,15 @@ export async function startCoordinator(
     maxAttempts: config.maxAttempts,
     timeoutMs: config.jobTimeoutSecs * 1000,
   });
+  // Certificates revoked before this start are refused at the TLS handshake; later ones by the
+  // application check (Bun cannot swap a listener's CRL without a restart).
+  const revoked = await repo.listRevokedCertificates();
+  const crl =
+    revoked.length > 0 ? await pki.crlPem(revoked.map((r) => ({ serial: r.serial, revokedAt: r.revokedAt ?? Date.now() }))) : undefined;
   const gateway = new Gateway({
     host: config.workerHost,
     port: config.workerPort,
-    tls: { cert: pki.serverCertPem, key: pki.serverKeyPem, ca: pki.caCertPem },
+    tls: { cert: pki.serverCertPem, key: pki.serverKeyPem, ca: pki.caCertPem, ...(crl ? { crl } : {}) },
     repo,
     bus,
     instanceId,
@@ -117,6 +123,14 @@ export async function startCoordinator(
     .use(errorHandling((level, message) => log(level, message)))
     .get("/healthz", () => ({ ok: true, instance: instanceId }))
     .use(openAiRoutes({ repo, jobs, limits: { maxPromptChars: config.maxPromptChars, maxTokens: config.maxTokens } }))
+    .use(
+      jobRoutes({
+        repo,
+        jobs,
+        limits: { maxPromptChars: config.maxPromptChars, maxTokens: config.maxTokens },
+        cancel: (id, reason) => jobs.cancel(id, reason),
+      }),
+    )
     .use(enrolmentRoutes({ repo, pki, workerUrl: () => workerUrl }));
   const api = Bun.serve({ hostname: config.apiHost, port: config.apiPort, fetch: (req) => app.handle(req), idleTimeout: 0 });
   const apiUrl = config.publicUrl || `http://${hostForUrl(config.apiHost)}:${api.port}`;

@@ -1,10 +1,11 @@
 // Enrolment and the worker port over real TLS: who gets in, who is refused, and where.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startCoordinator } from "../src/coordinator.ts";
 import { createCsr, createWorkerKeyPair, exportPkcs8Pem, loadOrCreatePki } from "../src/pki/index.ts";
-import { enrolmentToken, start } from "./harness.ts";
+import { enrolmentToken, start, testConfig } from "./harness.ts";
 import { enrol, SimWorker } from "./sim-worker.ts";
 
 setDefaultTimeout(30_000);
@@ -124,6 +125,23 @@ describe("worker port", () => {
     const again = new SimWorker(w.id, answer);
     expect(await again.connect()).toBe(false);
     expect(again.received.find((m) => m.type === "error")).toMatchObject({ code: "unauthorized", fatal: true });
+  });
+
+  test("after a restart, a revoked certificate is refused at the TLS handshake itself (CRL)", async () => {
+    const config = testConfig();
+    const first = await startCoordinator(config, () => {});
+    const id = await enrol(first.apiUrl, await enrolmentToken(first.repo));
+    await first.revokeWorker(id.nodeId, "test");
+    await first.stop();
+    const second = await startCoordinator(config, () => {});
+    try {
+      const w = new SimWorker({ ...id, workerUrl: second.workerUrl }, answer);
+      expect(await w.connect()).toBe(false);
+      expect(w.received).toEqual([]); // no challenge: TLS refused it
+    } finally {
+      await second.stop();
+      rmSync(config.dataDir, { recursive: true, force: true });
+    }
   });
 
   test("a valid certificate whose holder cannot sign the challenge: refused", async () => {

@@ -127,6 +127,48 @@ for (const dialect of dialects) {
       expect((await c.repo.getJob(job?.id as string))?.resultText).toBe(reply("retry me"));
     });
 
+    test("native job API: queue, poll, cancel; another key sees nothing", async () => {
+      for (const w of workers.splice(0)) w.close();
+      await until(() => c.gateway.slots().length === 0, 5000, "old workers gone");
+      const key = await apiKey(c.repo);
+      const call = (method: string, path: string, body?: unknown, k = key) =>
+        fetch(`${c.apiUrl}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${k}`, "content-type": "application/json" },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
+      const hanger = await worker({ kind: "hang" });
+      const queued = await call("POST", "/api/v1/jobs", { model: "stories260K", prompt: "later", max_tokens: 5, priority: 90 });
+      expect(queued.status).toBe(202);
+      const job = (await queued.json()) as { id: string; status: string; priority: number };
+      expect(job.priority).toBe(90);
+      await until(() => hanger.assignments.length === 1, 5000, "assignment");
+      const running = (await (await call("GET", `/api/v1/jobs/${job.id}`)).json()) as { status: string; attempts: number };
+      expect(running).toMatchObject({ status: "running", attempts: 1 });
+      expect((await call("GET", `/api/v1/jobs/${job.id}`, undefined, await apiKey(c.repo))).status).toBe(404);
+      const cancelled = await call("DELETE", `/api/v1/jobs/${job.id}`);
+      expect(((await cancelled.json()) as { status: string }).status).toBe("cancelled");
+      await until(() => hanger.received.some((m) => m.type === "job_cancel"), 5000, "job_cancel");
+      expect((await call("DELETE", `/api/v1/jobs/${job.id}`)).status).toBe(409);
+      hanger.close();
+
+      const answerer = await worker();
+      const second = (await (
+        await call("POST", "/api/v1/jobs", { model: "stories260K", messages: [{ role: "user", content: "poll" }] })
+      ).json()) as { id: string };
+      let done: { status: string; result: { text: string } | null } = { status: "queued", result: null };
+      await until(
+        async () => {
+          done = (await (await call("GET", `/api/v1/jobs/${second.id}`)).json()) as typeof done;
+          return done.status === "completed";
+        },
+        5000,
+        "completion",
+      );
+      expect(done.result?.text).toBe(reply("poll"));
+      answerer.close();
+    });
+
     test("a client that disconnects cancels its job on the worker", async () => {
       for (const w of workers.splice(0)) w.close();
       await until(() => c.gateway.slots().length === 0, 5000, "old workers gone");

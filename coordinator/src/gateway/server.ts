@@ -11,6 +11,8 @@ export interface GatewayTls {
   key: string;
   /** Our CA: only certificates it issued pass the handshake. */
   ca: string;
+  /** Revoked certificates, refused at the handshake. */
+  crl?: string;
 }
 
 export interface GatewayOptions extends Omit<GatewayContext, "registered" | "closed" | "trigger"> {
@@ -50,7 +52,14 @@ export class Gateway {
       hostname: options.host,
       port: options.port,
       // Bun.serve: one tls entry, rejectUnauthorized set explicitly (DESIGN.md, security model)
-      tls: { cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, requestCert: true, rejectUnauthorized: true },
+      tls: {
+        cert: options.tls.cert,
+        key: options.tls.key,
+        ca: options.tls.ca,
+        ...(options.tls.crl ? { crl: options.tls.crl } : {}),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
       fetch(req, server) {
         if (server.upgrade(req, { data: { session: null } })) return undefined;
         return new Response("GoGrid worker port: WebSocket (wss://) only\n", { status: 426 });
