@@ -49,7 +49,15 @@ export function registerGenerate(program: Command): void {
     .option("-c, --context-size <n>", "context size in tokens", intArg("--context-size", 16))
     .option("--threads <n>", "CPU threads (default: all cores)", intArg("--threads", 1, 1024))
     .option("--gpu-layers <n>", "layers to offload to the GPU, -1 = all", intArg("--gpu-layers", -1))
-    .addOption(new Option("--backend <name>", "llama.cpp build to use (default: GOGRID_BACKEND, else auto)").choices(["auto", "cuda", "vulkan", "metal", "cpu"]))
+    .addOption(
+      new Option("--backend <name>", "llama.cpp build to use (default: GOGRID_BACKEND, else auto)").choices([
+        "auto",
+        "cuda",
+        "vulkan",
+        "metal",
+        "cpu",
+      ]),
+    )
     .addOption(
       new Option("--log-level <level>", "llama.cpp log level on stderr")
         .argParser(choiceArg("--log-level", ["debug", "info", "warn", "error", "silent"] as const))
