@@ -11,7 +11,7 @@ import { openRepository } from "./db/open.ts";
 import type { Repository } from "./db/repository.ts";
 import { enrolmentRoutes } from "./enrolment/index.ts";
 import { Gateway } from "./gateway/server.ts";
-import { type Bus, LocalBus, PgBus } from "./jobs/bus.ts";
+import { type Bus, LocalBus, PgBus, type WorkerPush } from "./jobs/bus.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
 import { JobService } from "./jobs/service.ts";
 import { loadOrCreatePki, type Pki } from "./pki/index.ts";
@@ -27,6 +27,11 @@ export interface Coordinator {
   jobs: JobService;
   gateway: Gateway;
   scheduler: Scheduler;
+  /**
+   * Sends a command (pause / resume / restart) or config change to one worker or, with
+   * nodeId null, to all, wherever their sockets are. Resolves once published.
+   */
+  pushToWorkers(nodeId: string | null, message: WorkerPush): Promise<void>;
   /** Revokes the node's certificates and closes its live sockets on every instance. */
   revokeWorker(nodeId: string, reason: string): Promise<string[]>;
   stop(): Promise<void>;
@@ -145,6 +150,7 @@ export async function startCoordinator(
     jobs,
     gateway,
     scheduler,
+    pushToWorkers: (nodeId, message) => bus.publish({ kind: "worker_push", nodeId, message }),
     async revokeWorker(nodeId, reason) {
       const serials = await repo.revokeWorker(nodeId, reason, Date.now());
       await bus.publish({ kind: "worker_revoked", nodeId });

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCoordinator } from "../src/coordinator.ts";
 import { createCsr, createWorkerKeyPair, exportPkcs8Pem, loadOrCreatePki } from "../src/pki/index.ts";
-import { enrolmentToken, start, testConfig } from "./harness.ts";
+import { enrolmentToken, start, testConfig, until } from "./harness.ts";
 import { enrol, SimWorker } from "./sim-worker.ts";
 
 setDefaultTimeout(30_000);
@@ -150,6 +150,21 @@ describe("worker port", () => {
     const w = new SimWorker(id, answer, { signWith: other.privateKey });
     expect(await w.connect()).toBe(false);
     expect(w.received.find((m) => m.type === "error")).toMatchObject({ code: "unauthorized", fatal: true });
+  });
+
+  test("commands and config changes reach one worker or all", async () => {
+    const a = new SimWorker(await enrol(c.apiUrl, await enrolmentToken(c.repo)), answer);
+    const b = new SimWorker(await enrol(c.apiUrl, await enrolmentToken(c.repo)), answer);
+    expect(await a.connect()).toBe(true);
+    expect(await b.connect()).toBe(true);
+    await c.pushToWorkers(a.id.nodeId, { type: "command", action: "pause", reason: "maintenance", duration_secs: 60 });
+    await c.pushToWorkers(null, { type: "config_update", config: { resource_mode: "conservative" } });
+    await until(() => b.received.some((m) => m.type === "config_update"), 3000, "config_update");
+    await until(() => a.received.some((m) => m.type === "config_update"), 3000, "config_update");
+    expect(a.received.find((m) => m.type === "command")).toMatchObject({ action: "pause", reason: "maintenance", duration_secs: 60 });
+    expect(b.received.some((m) => m.type === "command")).toBe(false);
+    a.close();
+    b.close();
   });
 
   test("garbage frames get errors, and repeated garbage closes the socket", async () => {

@@ -186,6 +186,31 @@ for (const dialect of dialects) {
   });
 }
 
+describe("timeouts and dead letters", () => {
+  test("an attempt past its time limit is cancelled and retried; out of attempts, the job is dead and the client told why", async () => {
+    const c = await start({ jobTimeoutSecs: 1, maxAttempts: 2 });
+    try {
+      await addModel(c.repo);
+      const w = new SimWorker(await enrol(c.apiUrl, await enrolmentToken(c.repo)), { kind: "hang" });
+      expect(await w.connect()).toBe(true);
+      const client = new OpenAI({ baseURL: `${c.apiUrl}/v1`, apiKey: await apiKey(c.repo), maxRetries: 0 });
+      const err = await client.completions.create({ model: "stories260K", prompt: "slow" }).catch((e) => e);
+      expect(err.status).toBe(502);
+      expect(err.code ?? err.error?.code).toBe("timeout");
+      expect(w.assignments.length).toBe(2);
+      expect(w.received.filter((m) => m.type === "job_cancel").map((m) => (m as { reason: string }).reason)).toEqual([
+        "timeout",
+        "timeout",
+      ]);
+      const job = await c.repo.getJob(w.assignments[0]?.job_id as string);
+      expect(job?.status).toBe("dead");
+      w.close();
+    } finally {
+      await c.cleanup();
+    }
+  });
+});
+
 describe.if(!pgOff)("two coordinator instances on one Postgres", () => {
   test("a job submitted to A runs on a worker connected to B and streams back to A's client", async () => {
     const pg = await freshPostgresUrl();
@@ -204,6 +229,9 @@ describe.if(!pgOff)("two coordinator instances on one Postgres", () => {
       expect(w.assignments.length).toBe(1);
       const job = await a.repo.getJob(w.assignments[0]?.job_id as string);
       expect(job?.originInstance).toBe(a.instanceId);
+      // a command published on A reaches the worker whose socket is on B
+      await a.pushToWorkers(w.id.nodeId, { type: "command", action: "resume" });
+      await until(() => w.received.some((m) => m.type === "command"), 3000, "command via B");
       w.close();
     } finally {
       await a.cleanup();

@@ -85,6 +85,10 @@ export class Gateway {
           ?.cancelAttempt(e.jobId, e.fence, e.reason === "the client disconnected" ? "client_disconnected" : "client_cancelled");
       } else if (e.kind === "worker_revoked") {
         this.byNode.get(e.nodeId)?.kick(4001, "this worker's certificate was revoked");
+      } else if (e.kind === "worker_push") {
+        const message = e.message as Pushable;
+        if (e.nodeId === null) this.broadcast(message);
+        else this.push(e.nodeId, message);
       }
     });
   }

@@ -11,7 +11,14 @@ export type BusEvent =
   /** Stop this attempt on the worker that runs it (wherever its socket is). */
   | { kind: "job_cancel"; jobId: string; workerId: string; fence: string; reason: string }
   /** The node's certificates were revoked: close its live sockets. */
-  | { kind: "worker_revoked"; nodeId: string };
+  | { kind: "worker_revoked"; nodeId: string }
+  /** Push a command or config change to one node (nodeId) or to every node (null). */
+  | { kind: "worker_push"; nodeId: string | null; message: WorkerPush };
+
+/** What the operator can push to workers. */
+export type WorkerPush =
+  | { type: "command"; action: "pause" | "resume" | "restart"; reason?: string; duration_secs?: number }
+  | { type: "config_update"; config: Record<string, unknown>; heartbeat_interval?: number };
 
 export type BusListener = (event: BusEvent) => void;
 
