@@ -2,10 +2,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmod, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { x509 } from "@gogrid/protocol/identity";
 import { loadOrCreatePki } from "./ca.ts";
 import { PkiError } from "./errors.ts";
 import { DAY_MS, enrolWorker, SERVER_NAMES, tempDirs } from "./test-support.ts";
-import { x509 } from "./x509.ts";
 
 const dirs = tempDirs();
 afterAll(() => dirs.cleanup());

@@ -1,5 +1,6 @@
 // The coordinator's CA and TLS server certificate, kept as PEM files in one directory (no database).
 import { join } from "node:path";
+import { exportPkcs8Pem, generateP256KeyPair, importPkcs8Pem, spkiDer, spkiSha256, x509 } from "@gogrid/protocol/identity";
 import { checkCsr } from "./csr.ts";
 import { PkiError } from "./errors.ts";
 import { ensurePrivateMode, PRIVATE_MODE, PUBLIC_MODE, readIfExists, writeFileAtomic } from "./files.ts";
@@ -14,12 +15,9 @@ import {
   sanKey,
   serverNameSans,
 } from "./issue.ts";
-import { exportPkcs8Pem, generateP256KeyPair, importPkcs8Pem, spkiDer } from "./keys.ts";
-import { spkiSha256 } from "./pin.ts";
-import { x509 } from "./x509.ts";
 
+export { spkiSha256 } from "@gogrid/protocol/identity";
 export type { RevokedCertificate } from "./issue.ts";
-export { spkiSha256 } from "./pin.ts";
 
 type X509Certificate = InstanceType<typeof x509.X509Certificate>;
 

@@ -1,6 +1,7 @@
 // Checks a worker's PKCS#10 request: PEM, ECDSA P-256 key, valid self-signature. Nothing else is used.
+
+import { x509 } from "@gogrid/protocol/identity";
 import { CsrError } from "./errors.ts";
-import { x509 } from "./x509.ts";
 
 /** Larger than any P-256 request a worker sends (about 400 bytes), small enough to parse cheaply. */
 export const MAX_CSR_PEM_LENGTH = 16 * 1024;

@@ -1,4 +1,14 @@
 // The coordinator PKI: CA and server certificate files, worker certificates, CRLs, client checks.
+
+export {
+  createCsr,
+  createWorkerKeyPair,
+  exportPkcs8Pem,
+  importPkcs8Pem,
+  signChallenge,
+  spkiSha256,
+  spkiSha256OfKey,
+} from "@gogrid/protocol/identity";
 export {
   CA_CERT_FILE,
   CA_KEY_FILE,
@@ -12,7 +22,6 @@ export {
   SERVER_KEY_FILE,
 } from "./ca.ts";
 export { CsrError, PkiError, type PkiErrorCode } from "./errors.ts";
-export { spkiSha256, spkiSha256OfKey } from "./pin.ts";
 export {
   type ClientCertificateCheck,
   type ClientCertificateProblem,
@@ -21,4 +30,3 @@ export {
   verifyClientCertificate,
   verifyNonceSignature,
 } from "./verify.ts";
-export { createCsr, createWorkerKeyPair, exportPkcs8Pem, importPkcs8Pem, signChallenge } from "./worker-identity.ts";

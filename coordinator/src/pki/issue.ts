@@ -1,8 +1,7 @@
 // Certificate and CRL builders for the coordinator CA (pure: keys and times come in, X.509 comes out).
 import { isIP } from "node:net";
+import { ECDSA_SHA256, x509 } from "@gogrid/protocol/identity";
 import { PkiError } from "./errors.ts";
-import { ECDSA_SHA256 } from "./keys.ts";
-import { x509 } from "./x509.ts";
 
 type X509Certificate = InstanceType<typeof x509.X509Certificate>;
 type PublicKeyInput = CryptoKey | InstanceType<typeof x509.PublicKey>;

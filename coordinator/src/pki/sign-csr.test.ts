@@ -1,10 +1,9 @@
 // Tests for Pki.signCsr: what the issued client certificate holds, and which CSRs are refused.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createCsr, createWorkerKeyPair, x509 } from "@gogrid/protocol/identity";
 import { loadOrCreatePki, type Pki } from "./ca.ts";
 import { CsrError, type PkiError } from "./errors.ts";
 import { DAY_MS, tempDirs } from "./test-support.ts";
-import { createCsr, createWorkerKeyPair } from "./worker-identity.ts";
-import { x509 } from "./x509.ts";
 
 const dirs = tempDirs();
 let pki: Pki;

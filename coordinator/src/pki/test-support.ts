@@ -2,8 +2,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createCsr, createWorkerKeyPair, exportPkcs8Pem } from "@gogrid/protocol/identity";
 import type { Pki } from "./ca.ts";
-import { createCsr, createWorkerKeyPair, exportPkcs8Pem } from "./worker-identity.ts";
 
 export const SERVER_NAMES = ["localhost", "127.0.0.1", "::1"] as const;
 

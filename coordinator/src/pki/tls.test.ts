@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { AddressInfo } from "node:net";
 import { createServer as createTlsServer, connect as tlsConnect } from "node:tls";
+import { spkiSha256 } from "@gogrid/protocol/identity";
 import { loadOrCreatePki, type Pki } from "./ca.ts";
-import { spkiSha256 } from "./pin.ts";
 import { DAY_MS, enrolWorker, SERVER_NAMES, tempDirs, type WorkerCredentials } from "./test-support.ts";
 
 interface Attempt {

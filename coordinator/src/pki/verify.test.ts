@@ -1,11 +1,10 @@
 // Tests for verifyClientCertificate and the post-handshake proof-of-possession check.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { authChallengePayload, newNonce } from "@gogrid/protocol";
+import { createWorkerKeyPair, signChallenge, x509 } from "@gogrid/protocol/identity";
 import { loadOrCreatePki, type Pki } from "./ca.ts";
 import { DAY_MS, enrolWorker, tempDirs, type WorkerCredentials } from "./test-support.ts";
 import { derToP1363, verifyChallengeSignature, verifyClientCertificate, verifyNonceSignature } from "./verify.ts";
-import { createWorkerKeyPair, signChallenge } from "./worker-identity.ts";
-import { x509 } from "./x509.ts";
 
 const dirs = tempDirs();
 let pki: Pki;

@@ -1,7 +1,6 @@
 // Checks a worker's client certificate against the CA, and its proof of possession of the key.
 import { authChallengePayload } from "@gogrid/protocol";
-import { ECDSA_SHA256, P256_KEY } from "./keys.ts";
-import { x509 } from "./x509.ts";
+import { ECDSA_SHA256, P256_KEY, x509 } from "@gogrid/protocol/identity";
 
 type X509Certificate = InstanceType<typeof x509.X509Certificate>;
 
