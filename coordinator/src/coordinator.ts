@@ -91,7 +91,7 @@ export async function startCoordinator(
   const revoked = await repo.listRevokedCertificates();
   const crl =
     revoked.length > 0 ? await pki.crlPem(revoked.map((r) => ({ serial: r.serial, revokedAt: r.revokedAt ?? Date.now() }))) : undefined;
-  const gateway = new Gateway({
+  const gateway: Gateway = new Gateway({
     host: config.workerHost,
     port: config.workerPort,
     tls: { cert: pki.serverCertPem, key: pki.serverKeyPem, ca: pki.caCertPem, ...(crl ? { crl } : {}) },
@@ -99,6 +99,7 @@ export async function startCoordinator(
     bus,
     instanceId,
     heartbeatSecs: config.heartbeatSecs,
+    modelUrl: (sha256: string): string => `https://${hostForUrl(config.workerHost)}:${gateway.port}/models/${sha256}`,
     leaseMs,
     retryBaseMs: config.retryBaseMs,
     log,

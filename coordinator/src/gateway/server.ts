@@ -60,9 +60,16 @@ export class Gateway {
         requestCert: true,
         rejectUnauthorized: true,
       },
-      fetch(req, server) {
+      async fetch(req, server) {
         if (server.upgrade(req, { data: { session: null } })) return undefined;
-        return new Response("GoGrid worker port: WebSocket (wss://) only\n", { status: 426 });
+        // enrolled workers (the TLS handshake checked their certificate) download models here
+        const m = /^\/models\/([0-9a-f]{64})$/.exec(new URL(req.url).pathname);
+        if (m && req.method === "GET") {
+          const model = (await options.repo.listModels()).find((x) => x.sha256 === m[1] && !/^https?:\/\//.test(x.source));
+          if (!model) return new Response("no such model\n", { status: 404 });
+          return new Response(Bun.file(model.source), { headers: { "content-type": "application/octet-stream" } });
+        }
+        return new Response("GoGrid worker port: WebSocket (wss://) and /models/<sha256> only\n", { status: 426 });
       },
       websocket: {
         maxPayloadLength: MAX_FRAME_BYTES,

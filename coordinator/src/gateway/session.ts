@@ -24,6 +24,8 @@ export interface GatewayContext {
   bus: Bus;
   instanceId: string;
   heartbeatSecs: number;
+  /** Where workers download a model the registry keeps as a local file (https on the worker port). */
+  modelUrl(sha256: string): string;
   leaseMs: number;
   retryBaseMs: number;
   /** Scheduling pass wanted (a worker became free, or joined). */
