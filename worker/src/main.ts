@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
-// gogrid-worker: the contributor's program. Today: `generate` (local inference) and the backend probe.
+// gogrid-worker: the contributor's program: run, enroll, status, pause, resume, generate.
 import { PROBE_COMMAND, runProbeChild } from "@gogrid/native";
 import { Command } from "commander";
+import { registerDaemonCommands } from "./commands/daemon.ts";
 import { registerGenerate } from "./commands/generate.ts";
 import { WORKER_VERSION } from "./version.ts";
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
     // usage errors exit with 2 (after commander has printed what was wrong), --help/--version with 0
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  registerDaemonCommands(program);
   registerGenerate(program);
   return program;
 }

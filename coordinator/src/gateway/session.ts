@@ -308,8 +308,9 @@ export class WorkerSession implements WorkerSlot {
       model: {
         id: job.model,
         sha256: model?.sha256 ?? "0".repeat(64),
-        ...(model && /^https?:\/\//.test(model.source) ? { url: model.source } : {}),
-        ...(model ? { size: model.sizeBytes } : {}),
+        ...(model
+          ? { url: /^https?:\/\//.test(model.source) ? model.source : this.ctx.modelUrl(model.sha256), size: model.sizeBytes }
+          : {}),
       },
       ...(req.kind === "chat" ? { messages: req.messages ?? [] } : { prompt: req.prompt ?? "" }),
       params: req.params,

@@ -1,0 +1,142 @@
+// config.toml: sections server, client, resources, worker, logging; errors name the key.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { type Static, Type as T, type TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { parse as parseToml } from "smol-toml";
+
+const Percent = T.Integer({ minimum: 1, maximum: 100 });
+const Mode = T.Union([T.Literal("conservative"), T.Literal("default"), T.Literal("aggressive")]);
+
+export const WorkerConfigSchema = T.Object(
+  {
+    server: T.Object(
+      {
+        /** The coordinator's worker port, wss://host:8443. */
+        url: T.String({ default: "", pattern: "^(wss://.+)?$" }),
+        /** The coordinator's API port (enrolment), http(s)://host:8080. */
+        api_url: T.String({ default: "", pattern: "^(https?://.+)?$" }),
+        /** Base64 SHA-256 of the coordinator certificate's public key (set at enrolment). */
+        pin: T.String({ default: "" }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    client: T.Object(
+      {
+        name: T.String({ default: "", maxLength: 128 }),
+        enrolment_token: T.String({ default: "" }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    resources: T.Object(
+      {
+        mode: T.Union([Mode], { default: "default" }),
+        cpu_threshold: T.Optional(Percent),
+        gpu_threshold: T.Optional(Percent),
+        memory_threshold: T.Optional(Percent),
+        adaptive_throttling: T.Boolean({ default: true }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    worker: T.Object(
+      {
+        max_concurrent_jobs: T.Integer({ minimum: 1, maximum: 256, default: 1 }),
+        reconnect_delay_secs: T.Number({ minimum: 0.1, maximum: 3600, default: 5 }),
+        model_cache_gb: T.Number({ minimum: 0.001, maximum: 100_000, default: 50 }),
+        context_size: T.Integer({ minimum: 256, maximum: 1_048_576, default: 4096 }),
+        backend: T.Union([T.Literal("auto"), T.Literal("cuda"), T.Literal("vulkan"), T.Literal("metal"), T.Literal("cpu")], {
+          default: "auto",
+        }),
+        enable_auto_update: T.Boolean({ default: true }),
+        update_channel: T.Union([T.Literal("stable"), T.Literal("beta")], { default: "stable" }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    logging: T.Object(
+      {
+        level: T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")], { default: "info" }),
+        max_log_size_mb: T.Number({ minimum: 0.01, maximum: 10_000, default: 10 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type WorkerConfig = Static<typeof WorkerConfigSchema>;
+
+export class WorkerConfigError extends Error {
+  readonly code = "invalid_config";
+  override name = "WorkerConfigError";
+}
+
+function accepted(schema: TSchema | undefined): string {
+  if (!schema) return "";
+  const s = schema as { anyOf?: { const?: unknown; anyOf?: { const?: unknown }[] }[]; type?: string; minimum?: number; maximum?: number };
+  const flat = s.anyOf?.flatMap((x) => x.anyOf ?? [x]);
+  if (flat?.every((x) => x.const !== undefined)) return `one of ${flat.map((x) => x.const).join(", ")}`;
+  if (s.type === "integer" || s.type === "number")
+    return `a${s.type === "integer" ? "n integer" : " number"} from ${s.minimum} to ${s.maximum}`;
+  if (s.type === "boolean") return "true or false";
+  return s.type ? `a ${s.type}` : "";
+}
+
+/** Checks a parsed table and fills defaults; the error names the key and what it accepts. */
+export function validateConfig(table: unknown, file = "config.toml"): WorkerConfig {
+  const value = Value.Default(WorkerConfigSchema, Value.Clone(table ?? {}));
+  const first = Value.Errors(WorkerConfigSchema, value).First();
+  if (first) {
+    const key = first.path.replace(/^\//, "").replace(/\//g, ".");
+    if (first.type === 42 || /additional|unexpected/i.test(first.message)) {
+      throw new WorkerConfigError(`${file}: unknown key "${key}"`);
+    }
+    const want = accepted(first.schema) || first.message;
+    throw new WorkerConfigError(`${file}: ${key} = ${JSON.stringify(first.value)} is not valid (expected ${want})`);
+  }
+  return value as WorkerConfig;
+}
+
+export function loadWorkerConfig(path: string): WorkerConfig {
+  if (!existsSync(path)) return validateConfig({}, path);
+  let table: unknown;
+  try {
+    table = parseToml(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new WorkerConfigError(`${path} is not valid TOML: ${(e as Error).message}`);
+  }
+  return validateConfig(table, path);
+}
+
+/** A commented config.toml for a first run. */
+export function configTemplate(c: { url: string; apiUrl: string; pin: string; name: string }): string {
+  return `# GoGrid worker configuration. Changes apply at the next start (the tray applies them live).
+
+[server]
+url = ${JSON.stringify(c.url)}          # the coordinator's worker port
+api_url = ${JSON.stringify(c.apiUrl)}   # its API port (enrolment)
+pin = ${JSON.stringify(c.pin)}          # SHA-256 of its certificate key, set at enrolment
+
+[client]
+name = ${JSON.stringify(c.name)}
+
+[resources]
+mode = "default"            # conservative (50% GPU), default (70%), aggressive (95%)
+adaptive_throttling = true  # stop taking jobs while the machine is busy
+
+[worker]
+max_concurrent_jobs = 1
+reconnect_delay_secs = 5
+model_cache_gb = 50
+
+[logging]
+level = "info"
+max_log_size_mb = 10
+`;
+}
+
+/** Writes a file atomically (temporary file, then rename). */
+export function writeFileAtomic(path: string, text: string, mode = 0o600): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, path);
+}

@@ -1,0 +1,274 @@
+// The running worker: identity, engine, coordinator link, jobs, resources and the control API.
+import { arch, hostname, platform } from "node:os";
+import { join } from "node:path";
+import { LlamaEngine } from "@gogrid/native";
+import type { CoordinatorToWorker, ModelRef } from "@gogrid/protocol";
+import type { WorkerConfig } from "./config.ts";
+import { Connection, type LinkState } from "./connection.ts";
+import { type ControlServer, serveControl } from "./control.ts";
+import { enrol, type Identity, loadIdentity } from "./identity.ts";
+import type { Logger } from "./log.ts";
+import { ModelCache } from "./models/cache.ts";
+import { downloadWithRetry } from "./models/download.ts";
+import type { WorkerPaths } from "./paths.ts";
+import { applyServerCommand, PauseControl, ResourceMonitor } from "./resources/index.ts";
+import { JobRunner, type ModelProvider } from "./runner.ts";
+import { WORKER_VERSION } from "./version.ts";
+
+export interface DaemonOptions {
+  config: WorkerConfig;
+  paths: WorkerPaths;
+  logger: Logger;
+  /** Enrolment token (flag or env) when the worker is not enrolled yet. */
+  token?: string;
+  /** Serve the local control API (default true). */
+  control?: boolean;
+  /** Called for `command: restart` and the control API's restart (default: exit 75 for the supervisor). */
+  onRestart?: () => void;
+}
+
+function osName(): "linux" | "darwin" | "win32" {
+  const p = platform();
+  return p === "darwin" || p === "win32" ? p : "linux";
+}
+
+export class WorkerDaemon {
+  identity!: Identity;
+  engine!: LlamaEngine;
+  runner!: JobRunner;
+  link!: Connection;
+  readonly pauses = new PauseControl();
+  monitor!: ResourceMonitor;
+  private cache!: ModelCache;
+  private control: ControlServer | null = null;
+  private readonly startedAt = Date.now();
+  linkState: LinkState = "disconnected";
+  private earnings = { today: "0", week: "0", month: "0", total: "0", currency: "USD" };
+  private lastStatus = "";
+
+  constructor(private readonly o: DaemonOptions) {}
+
+  private get log() {
+    return this.o.logger.log;
+  }
+
+  async start(): Promise<void> {
+    const { config, paths } = this.o;
+    this.identity = (await loadIdentity(paths.identityDir)) ?? (await this.enrol());
+    this.engine = await LlamaEngine.open({
+      backend: config.worker.backend,
+      logLevel: config.logging.level === "debug" ? "info" : "error",
+      logSink: (l, m) => this.log(l, `llama: ${m}`),
+    });
+    for (const t of this.engine.choice.tried)
+      this.log(t.ok ? "info" : "warn", `backend ${t.name}: ${t.ok ? "chosen" : "skipped"} (${t.reason})`);
+    this.cache = new ModelCache(paths.modelsDir, { maxBytes: Math.round(config.worker.model_cache_gb * 2 ** 30) });
+    this.runner = new JobRunner({
+      engine: this.engine,
+      models: this.modelProvider(),
+      send: (m) => this.link.send(m),
+      maxConcurrent: config.worker.max_concurrent_jobs,
+      contextSize: config.worker.context_size,
+      log: this.log,
+    });
+    this.monitor = new ResourceMonitor({
+      mode: config.resources.mode,
+      overrides: {
+        ...(config.resources.cpu_threshold ? { cpu: config.resources.cpu_threshold } : {}),
+        ...(config.resources.gpu_threshold ? { gpu: config.resources.gpu_threshold } : {}),
+        ...(config.resources.memory_threshold ? { memory: config.resources.memory_threshold } : {}),
+      },
+      control: this.pauses,
+      ownJobRunning: () => this.runner.active > 0,
+      onError: (e) => this.log("debug", `load sample failed: ${(e as Error).message}`),
+    });
+    this.monitor.onChange(() => this.statusChanged());
+    if (config.resources.adaptive_throttling) this.monitor.start();
+    this.link = new Connection({
+      identity: this.identity,
+      url: config.server.url || this.identity.workerUrl,
+      workerVersion: WORKER_VERSION,
+      registration: () => this.registration(),
+      heartbeat: () => this.heartbeat(),
+      onMessage: (m) => this.onMessage(m),
+      onState: (s, d) => {
+        this.linkState = s;
+        this.log(s === "connected" ? "info" : "debug", `link ${s}: ${d}`);
+      },
+      reconnectBaseMs: config.worker.reconnect_delay_secs * 1000,
+      log: this.log,
+    });
+    this.link.start();
+    if (this.o.control !== false) this.control = serveControl(paths.controlEndpoint, this.controlHandlers());
+  }
+
+  private async enrol(): Promise<Identity> {
+    const { config, paths } = this.o;
+    const token = this.o.token ?? process.env.GOGRID_ENROLMENT_TOKEN ?? config.client.enrolment_token;
+    if (!config.server.api_url)
+      throw new Error("not enrolled yet and no coordinator address: set [server] api_url in config.toml or pass --server");
+    const id = await enrol(paths.identityDir, config.server.api_url, token ?? "", config.client.name || hostname());
+    this.log("info", `enrolled as node ${id.nodeId}`);
+    return id;
+  }
+
+  private modelProvider(): ModelProvider {
+    const tls = { cert: this.identity.certPem, key: this.identity.keyPem, ca: this.identity.caPem };
+    return {
+      path: async (ref: ModelRef, signal: AbortSignal) => {
+        const cached = this.cache.get(ref.sha256);
+        if (cached) return cached;
+        if (!ref.url)
+          throw Object.assign(new Error(`model ${ref.id} is not cached and the coordinator gave no URL`), { code: "model_unavailable" });
+        this.log("info", `downloading model ${ref.id} (${ref.size ?? "?"} bytes)`);
+        return downloadWithRetry(
+          {
+            url: ref.url,
+            sha256: ref.sha256,
+            id: ref.id,
+            cache: this.cache,
+            signal,
+            tls,
+            ...(ref.size ? { size: ref.size } : {}),
+            onProgress: (got, total) => this.log("debug", `model ${ref.id}: ${got}/${total ?? "?"} bytes`),
+          },
+          { attempts: 5, backoffMs: 1000 },
+        );
+      },
+    };
+  }
+
+  private registration() {
+    const cfg = this.o.config;
+    const gpus = this.engine.devices().filter((d) => d.type !== "cpu");
+    return {
+      client_id: this.identity.clientId,
+      gpu_info: gpus.map((d) => ({
+        name: d.description || d.name,
+        vendor: d.backend,
+        vram_mb: Math.round(d.memoryTotalBytes / 2 ** 20),
+        backend: this.engine.backendName,
+      })),
+      capabilities: { max_concurrent_jobs: cfg.worker.max_concurrent_jobs, models: this.cache.ids(), max_context: cfg.worker.context_size },
+      resource_mode: this.monitor.stats().mode,
+      version: WORKER_VERSION,
+      os: osName(),
+      arch: arch() === "arm64" ? ("arm64" as const) : ("x64" as const),
+    };
+  }
+
+  status() {
+    return this.monitor.status(this.runner.active);
+  }
+
+  private heartbeat() {
+    const load = this.monitor.heartbeatLoad();
+    const s = this.runner.stats;
+    return {
+      status: this.status(),
+      stats: {
+        ...load,
+        jobs_running: this.runner.active,
+        jobs_completed: s.jobsCompleted,
+        tokens_generated: s.tokensGenerated,
+        uptime_secs: Math.floor((Date.now() - this.startedAt) / 1000),
+      },
+    };
+  }
+
+  private statusChanged(): void {
+    const now = this.status();
+    if (now !== this.lastStatus) {
+      this.lastStatus = now;
+      this.link?.beat();
+    }
+  }
+
+  private onMessage(m: CoordinatorToWorker): void {
+    switch (m.type) {
+      case "job_assignment":
+        if (!this.monitor.canAcceptJob() || this.runner.active >= this.o.config.worker.max_concurrent_jobs) {
+          this.monitor.noteRejected();
+          const reason = this.monitor.isPaused() ? "paused" : "busy";
+          this.link.send({ type: "job_reject", job_id: m.job_id, fence: m.fence, reason });
+          return;
+        }
+        void this.runner.run(m).then(() => this.statusChanged());
+        this.statusChanged();
+        return;
+      case "job_cancel":
+        this.runner.cancel(m.job_id, m.fence);
+        return;
+      case "command":
+        if (applyServerCommand(this.pauses, m) === "unhandled") this.restart();
+        this.log("info", `coordinator command: ${m.action}${m.reason ? ` (${m.reason})` : ""}`);
+        this.statusChanged();
+        return;
+      case "config_update":
+        if (m.config.resource_mode) this.monitor.setMode(m.config.resource_mode);
+        return;
+      case "heartbeat_ack":
+        this.earnings = m.earnings;
+        return;
+    }
+  }
+
+  private restart(): void {
+    this.log("info", "restarting");
+    (this.o.onRestart ?? (() => process.exit(75)))();
+  }
+
+  private controlHandlers() {
+    return {
+      status: () => ({
+        state: this.linkState,
+        status: this.status(),
+        node_id: this.identity.nodeId,
+        coordinator: this.o.config.server.url || this.identity.workerUrl,
+        mode: this.monitor.stats().mode,
+        backend: this.engine.backendName,
+        jobs_running: this.runner.active,
+        jobs_completed: this.runner.stats.jobsCompleted,
+        earned_today: this.earnings.today,
+        currency: this.earnings.currency,
+      }),
+      stats: () => ({
+        uptime_secs: Math.floor((Date.now() - this.startedAt) / 1000),
+        runner: this.runner.stats,
+        resources: this.monitor.stats(),
+        earnings: this.earnings,
+      }),
+      pause: (b: { duration_secs?: number; reason?: string }) => {
+        this.pauses.pause("local", {
+          ...(b.duration_secs ? { durationSecs: b.duration_secs } : {}),
+          reason: b.reason ?? "paused by the contributor",
+        });
+        this.statusChanged();
+        return { status: this.status() };
+      },
+      resume: () => {
+        this.pauses.resume("local");
+        this.statusChanged();
+        return { status: this.status() };
+      },
+      restart: () => {
+        setTimeout(() => this.restart(), 50);
+        return { restarting: true };
+      },
+      setMode: (mode: string) => {
+        this.monitor.setMode(mode as "conservative" | "default" | "aggressive");
+        return { mode };
+      },
+      logs: () => ({ path: this.o.logger.path ?? join(this.o.paths.logDir, "worker.log") }),
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.control?.stop();
+    this.monitor?.dispose();
+    this.runner?.cancelAll();
+    this.link?.stop();
+    await Bun.sleep(50);
+    this.runner?.dispose();
+  }
+}

@@ -1,0 +1,204 @@
+// Runs job attempts on the native engine: model on hand, generation streamed as job_chunk,
+// cancel and timeout honoured, one job_result per attempt.
+import type { ChatMessage, LlamaContext, LlamaEngine, LlamaModel } from "@gogrid/native";
+import type { JobAssignmentMessage, ModelRef, WorkerToCoordinator } from "@gogrid/protocol";
+
+type Log = (level: "debug" | "info" | "warn" | "error", message: string) => void;
+
+export interface ModelProvider {
+  /** A local path of the model's file, downloading and verifying it if needed. */
+  path(model: ModelRef, signal: AbortSignal): Promise<string>;
+}
+
+export interface RunnerOptions {
+  engine: LlamaEngine;
+  models: ModelProvider;
+  send: (m: WorkerToCoordinator) => void;
+  /** Sequences per context: jobs that run at the same time on one model. */
+  maxConcurrent: number;
+  contextSize: number;
+  log: Log;
+  /** A job's chat messages when the model has no chat template (base models). */
+  fallbackTemplate?: string;
+}
+
+interface Running {
+  fence: string;
+  abort: AbortController;
+  reason: "cancelled" | "timeout" | null;
+}
+
+export interface RunnerStats {
+  jobsCompleted: number;
+  jobsFailed: number;
+  tokensGenerated: number;
+  /** Tokens per second of the last completed job. */
+  lastTokensPerSecond: number;
+}
+
+export class JobRunner {
+  private loaded: { sha256: string; model: LlamaModel; ctx: LlamaContext } | null = null;
+  private loading: Promise<{ model: LlamaModel; ctx: LlamaContext }> | null = null;
+  private readonly running = new Map<string, Running>();
+  readonly stats: RunnerStats = { jobsCompleted: 0, jobsFailed: 0, tokensGenerated: 0, lastTokensPerSecond: 0 };
+
+  constructor(private readonly o: RunnerOptions) {}
+
+  get active(): number {
+    return this.running.size;
+  }
+
+  /** Model ids this worker has loaded (reported as capabilities). */
+  loadedSha(): string | null {
+    return this.loaded?.sha256 ?? null;
+  }
+
+  private async context(ref: ModelRef, signal: AbortSignal): Promise<LlamaContext> {
+    if (this.loaded?.sha256 === ref.sha256) return this.loaded.ctx;
+    while (this.loading) await this.loading.catch(() => {});
+    if (this.loaded?.sha256 === ref.sha256) return this.loaded.ctx;
+    const load = (async () => {
+      const path = await this.o.models.path(ref, signal);
+      // another model is loaded: swap when nothing runs on it
+      if (this.loaded && this.loaded.ctx.pending === 0) {
+        this.loaded.model.dispose();
+        this.loaded = null;
+      }
+      const model = await this.o.engine.loadModel(path);
+      const ctx = model.createContext({
+        contextSize: Math.min(this.o.contextSize, model.info.contextLength || this.o.contextSize),
+        sequences: this.o.maxConcurrent,
+      });
+      this.loaded = { sha256: ref.sha256, model, ctx };
+      this.o.log(
+        "info",
+        `model ${ref.id} loaded (${model.info.description}, ${this.o.maxConcurrent} sequences of ${ctx.contextSize} tokens)`,
+      );
+      return { model, ctx };
+    })();
+    this.loading = load;
+    try {
+      return (await load).ctx;
+    } finally {
+      this.loading = null;
+    }
+  }
+
+  private prompt(model: LlamaModel, job: JobAssignmentMessage): string {
+    if (job.prompt !== undefined) return job.prompt;
+    const messages: ChatMessage[] = job.messages ?? [];
+    const template = model.info.chatTemplate ?? this.o.fallbackTemplate ?? "chatml";
+    return model.applyChatTemplate(messages, { template });
+  }
+
+  /** Runs one attempt to its job_result. Never throws. */
+  async run(job: JobAssignmentMessage): Promise<void> {
+    const entry: Running = { fence: job.fence, abort: new AbortController(), reason: null };
+    this.running.set(job.job_id, entry);
+    this.o.send({ type: "job_accept", job_id: job.job_id, fence: job.fence });
+    const timer = setTimeout(() => {
+      entry.reason = "timeout";
+      entry.abort.abort();
+    }, job.timeout_secs * 1000);
+    const t0 = performance.now();
+    let seq = 0;
+    let firstAt: number | null = null;
+    try {
+      const ctx = await this.context(job.model, entry.abort.signal);
+      const p = job.params;
+      const gen = ctx.generate(this.prompt(ctx.model, job), {
+        maxTokens: p.max_tokens,
+        temperature: p.temperature,
+        topK: p.top_k,
+        topP: p.top_p,
+        minP: p.min_p,
+        repeatPenalty: p.repeat_penalty,
+        seed: p.seed,
+        stop: p.stop,
+        signal: entry.abort.signal,
+        addSpecial: true,
+      });
+      for await (const text of gen) {
+        firstAt ??= performance.now();
+        this.o.send({ type: "job_chunk", job_id: job.job_id, fence: job.fence, seq: seq++, text });
+      }
+      const r = await gen.result;
+      const timings = {
+        queue_ms: r.timings.queuedMs,
+        ttft_ms: firstAt === null ? null : firstAt - t0,
+        total_ms: performance.now() - t0,
+        tokens_per_sec: r.decodeTokensPerSecond,
+      };
+      const usage = { prompt_tokens: r.promptTokens, completion_tokens: r.generatedTokens };
+      if (r.finishReason === "cancelled") {
+        const timeout = entry.reason === "timeout";
+        this.o.send({
+          type: "job_result",
+          job_id: job.job_id,
+          fence: job.fence,
+          status: timeout ? "failed" : "cancelled",
+          finish_reason: timeout ? null : "cancelled",
+          usage,
+          timings,
+          ...(timeout ? { error: { code: "timeout", message: `the attempt ran past ${job.timeout_secs} s` } } : {}),
+        });
+        return;
+      }
+      this.stats.jobsCompleted++;
+      this.stats.tokensGenerated += r.generatedTokens;
+      this.stats.lastTokensPerSecond = r.decodeTokensPerSecond;
+      this.o.send({
+        type: "job_result",
+        job_id: job.job_id,
+        fence: job.fence,
+        status: "completed",
+        finish_reason: r.finishReason,
+        text: r.text,
+        usage,
+        timings,
+      });
+    } catch (e) {
+      this.stats.jobsFailed++;
+      const err = e as Error & { code?: string };
+      this.o.log("warn", `job ${job.job_id} failed: ${err.message}`);
+      this.o.send({
+        type: "job_result",
+        job_id: job.job_id,
+        fence: job.fence,
+        status: "failed",
+        finish_reason: null,
+        usage: { prompt_tokens: 0, completion_tokens: 0 },
+        timings: { ttft_ms: null, total_ms: performance.now() - t0, tokens_per_sec: 0 },
+        error: {
+          code: (err.code ?? "worker_error").replace(/[^a-z0-9_]/g, "_").slice(0, 64) || "worker_error",
+          message: err.message.slice(0, 500),
+        },
+      });
+    } finally {
+      clearTimeout(timer);
+      this.running.delete(job.job_id);
+    }
+  }
+
+  cancel(jobId: string, fence: string): void {
+    const r = this.running.get(jobId);
+    if (r && r.fence === fence) {
+      r.reason = "cancelled";
+      r.abort.abort();
+    }
+  }
+
+  /** Cancels everything (shutdown, pause with cancel). */
+  cancelAll(): void {
+    for (const r of this.running.values()) {
+      r.reason = "cancelled";
+      r.abort.abort();
+    }
+  }
+
+  dispose(): void {
+    this.cancelAll();
+    this.loaded?.model.dispose();
+    this.loaded = null;
+  }
+}
