@@ -1,0 +1,119 @@
+// Real workers against a real coordinator: enrolment errors, server pause/resume, a worker killed mid-job.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { addModel, apiKey, enrolmentToken, start, until } from "../../coordinator/test/harness.ts";
+import { validateConfig } from "./config.ts";
+import { WorkerDaemon } from "./daemon.ts";
+import { EnrolmentError, enrol } from "./identity.ts";
+import { Logger } from "./log.ts";
+import { workerPaths } from "./paths.ts";
+
+setDefaultTimeout(120_000);
+
+let c: Awaited<ReturnType<typeof start>>;
+let client: OpenAI;
+const homes: string[] = [];
+const daemons: WorkerDaemon[] = [];
+
+beforeAll(async () => {
+  c = await start({ heartbeatSecs: 1 });
+  await addModel(c.repo);
+  client = new OpenAI({ baseURL: `${c.apiUrl}/v1`, apiKey: await apiKey(c.repo), maxRetries: 0 });
+});
+afterAll(async () => {
+  for (const d of daemons) await d.stop();
+  await c.cleanup();
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+function home(): string {
+  const h = mkdtempSync(join(tmpdir(), "gogrid-worker-"));
+  homes.push(h);
+  return h;
+}
+
+async function daemon(): Promise<WorkerDaemon> {
+  const paths = workerPaths({ GOGRID_HOME: home() });
+  const config = validateConfig({
+    server: { api_url: c.apiUrl },
+    worker: { context_size: 2048, reconnect_delay_secs: 0.2 },
+    resources: { adaptive_throttling: false },
+  });
+  const d = new WorkerDaemon({
+    config,
+    paths,
+    logger: new Logger("error", null, 1 << 20, false),
+    token: await enrolmentToken(c.repo),
+    control: false,
+  });
+  await d.start();
+  daemons.push(d);
+  await until(() => d.linkState === "connected", 10_000, "worker connected");
+  return d;
+}
+
+describe("enrolment", () => {
+  test("an unknown or used token is refused with the coordinator's reason", async () => {
+    const err = await enrol(join(home(), "id"), c.apiUrl, "ggenrol-nope", "x").catch((e) => e);
+    expect(err).toBeInstanceOf(EnrolmentError);
+    expect(err.code).toBe("token_unknown");
+    const token = await enrolmentToken(c.repo);
+    await enrol(join(home(), "id"), c.apiUrl, token, "x");
+    const again = await enrol(join(home(), "id"), c.apiUrl, token, "x").catch((e) => e);
+    expect(again.code).toBe("token_used");
+    expect(again.message).toContain("already been used");
+  });
+
+  test("an unreachable coordinator is said plainly", async () => {
+    const err = await enrol(join(home(), "id"), "http://127.0.0.1:1", "ggenrol-x", "x").catch((e) => e);
+    expect(err.code).toBe("unreachable");
+  });
+});
+
+describe("a real worker", () => {
+  test("is paused and resumed by the coordinator; paused, it gets no jobs", async () => {
+    const d = await daemon();
+    await c.pushToWorkers(d.identity.nodeId, { type: "command", action: "pause", reason: "maintenance" });
+    await until(async () => (await c.repo.getWorker(d.identity.nodeId))?.status === "paused", 5000, "paused in the database");
+    expect(d.status()).toBe("paused");
+    const pending = client.completions.create({ model: "stories260K", prompt: "Once upon a time", max_tokens: 5, temperature: 0 });
+    await Bun.sleep(500);
+    expect(d.runner.stats.jobsCompleted).toBe(0);
+    await c.pushToWorkers(d.identity.nodeId, { type: "command", action: "resume" });
+    const r = await pending;
+    expect(r.choices[0]?.text).toBe(", there was a little");
+    expect(d.runner.stats.jobsCompleted).toBe(1);
+    await d.stop();
+  });
+
+  test("killed mid-job: the job finishes on the other worker and the client gets one answer", async () => {
+    const a = await daemon();
+    const b = await daemon();
+    const expected = (
+      await client.completions.create({ model: "stories260K", prompt: "Tom and Sue went to the beach", max_tokens: 400, temperature: 0 })
+    ).choices[0]?.text;
+    let text = "";
+    const stream = await client.completions.create({
+      model: "stories260K",
+      prompt: "Tom and Sue went to the beach",
+      max_tokens: 400,
+      temperature: 0,
+      stream: true,
+    });
+    let killed: WorkerDaemon | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.text ?? "";
+      if (!killed && text.length > 40) {
+        killed = a.runner.active > 0 ? a : b;
+        await killed.stop();
+      }
+    }
+    expect(killed).not.toBeNull();
+    expect(text).toBe(expected as string);
+    const survivor = killed === a ? b : a;
+    expect(survivor.runner.stats.jobsCompleted).toBeGreaterThanOrEqual(1);
+  });
+});
