@@ -5,10 +5,10 @@
 // native/src/library.ts (extracted once, hash-checked, to the user's cache folder), and then
 // runs the worker's command line. Output: dist/bin/<bun target>/gogrid-worker[.exe].
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { platformVariants } from "../native/src/library.ts";
+import { LLAMA_PACKAGE_VERSION, platformVariants } from "../native/src/library.ts";
 
 const root = resolve(import.meta.dir, "..");
 
@@ -34,13 +34,28 @@ function files(dir: string): string[] {
   });
 }
 
+/**
+ * The prebuilt package's bins folder: installed (this machine's platform), or fetched from the
+ * npm registry with `npm pack` (other platforms; npm checks the registry's integrity hash).
+ */
 function packageBins(name: string): string | null {
   try {
     const pkg = dirname(Bun.resolveSync(`@node-llama-cpp/${name}/package.json`, join(root, "native")));
     return join(pkg, "bins", name);
-  } catch {
-    return null;
-  }
+  } catch {}
+  const dir = join(root, "dist", ".build", "packages", `${name}-${LLAMA_PACKAGE_VERSION}`);
+  const bins = join(dir, "package", "bins", name);
+  if (existsSync(bins)) return bins;
+  mkdirSync(dir, { recursive: true });
+  const pack = Bun.spawnSync(["npm", "pack", `@node-llama-cpp/${name}@${LLAMA_PACKAGE_VERSION}`, "--pack-destination", dir, "--silent"], {
+    stderr: "pipe",
+    stdout: "pipe",
+  });
+  if (pack.exitCode !== 0) return null;
+  const tgz = readdirSync(dir).find((f) => f.endsWith(".tgz"));
+  if (!tgz) return null;
+  const untar = Bun.spawnSync(["tar", "-xzf", join(dir, tgz), "-C", dir], { stderr: "pipe" });
+  return untar.exitCode === 0 && existsSync(bins) ? bins : null;
 }
 
 /** The CPU build only: GPU builds ship as separate, larger downloads (see README). */
@@ -50,8 +65,7 @@ function cpuVariant(t: Target) {
   const dir = packageBins(spec.name);
   if (!dir) {
     throw new Error(
-      `@node-llama-cpp/${spec.name} is not installed, so ${t.bun} cannot be built here ` +
-        `(optional dependencies install only for this machine's platform; run \`bun install --os=${t.platform} --cpu=${t.arch}\`)`,
+      `@node-llama-cpp/${spec.name}@${LLAMA_PACKAGE_VERSION} is neither installed nor fetchable from the npm registry, so ${t.bun} cannot be built here`,
     );
   }
   return { spec, dir };
@@ -104,14 +118,16 @@ async function build(t: Target): Promise<string> {
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    options: { target: { type: "string", multiple: true }, help: { type: "boolean", short: "h" } },
+    options: { target: { type: "string", multiple: true }, all: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   });
   if (values.help) {
-    console.log(`usage: bun scripts/build.ts [--target <bun target>]...\ntargets: ${TARGETS.map((t) => t.bun).join(", ")}`);
+    console.log(
+      `usage: bun scripts/build.ts [--all | --target <bun target>...]\ntargets: ${TARGETS.map((t) => t.bun).join(", ")} (default: this machine's)`,
+    );
     process.exit(0);
   }
   const host = TARGETS.find((t) => t.platform === process.platform && t.arch === process.arch);
-  const wanted = values.target ?? (host ? [host.bun] : []);
+  const wanted = values.all ? TARGETS.map((t) => t.bun) : (values.target ?? (host ? [host.bun] : []));
   for (const name of wanted) {
     const t = TARGETS.find((x) => x.bun === name);
     if (!t) {
