@@ -89,6 +89,23 @@ describe("a real worker", () => {
     await d.stop();
   });
 
+  test("registers its GPUs (or none) and prefetches a model on model_update", async () => {
+    const d = await daemon();
+    const row = await c.repo.getWorker(d.identity.nodeId);
+    expect(Array.isArray((row?.info as { gpu_info: unknown[] }).gpu_info)).toBe(true);
+    expect((row?.info as { capabilities: { models: string[] } }).capabilities.models).toEqual([]);
+    const model = (await c.repo.getModel("stories260K")) as { sha256: string; sizeBytes: number };
+    const url = `${c.workerUrl.replace("wss://", "https://")}/models/${model.sha256}`;
+    await c.pushToWorkers(d.identity.nodeId, {
+      type: "config_update",
+      config: {},
+      model_update: { id: "stories260K", url, sha256: model.sha256, size: model.sizeBytes },
+    });
+    const cached = join(d.paths.modelsDir, `${model.sha256}.gguf`);
+    await until(() => Bun.file(cached).size === model.sizeBytes, 10_000, "prefetched model");
+    await d.stop();
+  });
+
   test("killed mid-job: the job finishes on the other worker and the client gets one answer", async () => {
     const a = await daemon();
     const b = await daemon();

@@ -2,7 +2,8 @@
 import { arch, hostname, platform } from "node:os";
 import { join } from "node:path";
 import { LlamaEngine } from "@gogrid/native";
-import type { CoordinatorToWorker, ModelRef } from "@gogrid/protocol";
+import type { CoordinatorToWorker, GpuInfo, ModelRef } from "@gogrid/protocol";
+import si from "systeminformation";
 import type { WorkerConfig } from "./config.ts";
 import { Connection, type LinkState } from "./connection.ts";
 import { type ControlServer, serveControl } from "./control.ts";
@@ -45,8 +46,14 @@ export class WorkerDaemon {
   linkState: LinkState = "disconnected";
   private earnings = { today: "0", week: "0", month: "0", total: "0", currency: "USD" };
   private lastStatus = "";
+  /** Sent in `register`: llama.cpp's GPU devices, or the machine's graphics controllers. */
+  gpus: GpuInfo[] = [];
 
   constructor(private readonly o: DaemonOptions) {}
+
+  get paths(): WorkerPaths {
+    return this.o.paths;
+  }
 
   private get log() {
     return this.o.logger.log;
@@ -206,10 +213,49 @@ export class WorkerDaemon {
         return;
       case "config_update":
         if (m.config.resource_mode) this.monitor.setMode(m.config.resource_mode);
+        if (m.model_update) void this.prefetch(m.model_update);
         return;
       case "heartbeat_ack":
         this.earnings = m.earnings;
         return;
+    }
+  }
+
+  /** `model_update`: fetch a model ahead of the jobs that will need it. */
+  private async prefetch(model: { id: string; url: string; sha256: string; size: number }): Promise<void> {
+    try {
+      await this.modelProvider().path(model, new AbortController().signal);
+      this.log("info", `model ${model.id} is ready in the cache`);
+    } catch (e) {
+      this.log("warn", `could not prefetch model ${model.id}: ${(e as Error).message}`);
+    }
+  }
+
+  /** GPUs as llama.cpp's backend sees them, or else as systeminformation lists them. */
+  private async detectGpus(): Promise<void> {
+    const fromEngine = this.engine.devices().filter((d) => d.type !== "cpu");
+    if (fromEngine.length > 0) {
+      this.gpus = fromEngine.map((d) => ({
+        name: d.description || d.name,
+        vendor: d.backend,
+        vram_mb: Math.round(d.memoryTotalBytes / 2 ** 20),
+        backend: this.engine.backendName,
+      }));
+      return;
+    }
+    try {
+      const g = await si.graphics();
+      this.gpus = g.controllers
+        .filter((c) => c.model)
+        .slice(0, 16)
+        .map((c) => ({
+          name: c.model.slice(0, 256),
+          vendor: (c.vendor || "unknown").slice(0, 64),
+          vram_mb: Math.max(0, Math.round(c.vram ?? 0)),
+          backend: "cpu" as const,
+        }));
+    } catch {
+      this.gpus = [];
     }
   }
 

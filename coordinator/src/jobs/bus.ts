@@ -18,7 +18,12 @@ export type BusEvent =
 /** What the operator can push to workers. */
 export type WorkerPush =
   | { type: "command"; action: "pause" | "resume" | "restart"; reason?: string; duration_secs?: number }
-  | { type: "config_update"; config: Record<string, unknown>; heartbeat_interval?: number };
+  | {
+      type: "config_update";
+      config: Record<string, unknown>;
+      heartbeat_interval?: number;
+      model_update?: { id: string; url: string; sha256: string; size: number };
+    };
 
 export type BusListener = (event: BusEvent) => void;
 

@@ -320,7 +320,8 @@ function selfSigned(): { cert: string; key: string } | null {
 
 describe("downloadModel over HTTPS", () => {
   const pair = selfSigned();
-  if (pair === null) console.log("download.test.ts: the HTTPS test is skipped: it needs openssl to make a certificate, and openssl is missing");
+  if (pair === null)
+    console.log("download.test.ts: the HTTPS test is skipped: it needs openssl to make a certificate, and openssl is missing");
   test.skipIf(pair === null)("verifies the server against the given CA, even with NODE_TLS_REJECT_UNAUTHORIZED=0", async () => {
     const { cert, key } = pair!;
     const tlsServer = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert, key }, fetch: () => new Response(DATA) });

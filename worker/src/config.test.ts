@@ -1,0 +1,67 @@
+// config.toml validation and the per-OS paths.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { configTemplate, loadWorkerConfig, validateConfig, WorkerConfigError } from "./config.ts";
+import { clientId } from "./identity.ts";
+import { workerPaths } from "./paths.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "gogrid-wcfg-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("config.toml", () => {
+  test("defaults fill every section", () => {
+    const c = validateConfig({});
+    expect(c.resources.mode).toBe("default");
+    expect(c.worker.max_concurrent_jobs).toBe(1);
+    expect(c.worker.reconnect_delay_secs).toBe(5);
+    expect(c.logging.max_log_size_mb).toBe(10);
+  });
+
+  test("errors name the key and the accepted values", () => {
+    const cases: [unknown, string][] = [
+      [{ resources: { mode: "turbo" } }, 'resources.mode = "turbo" is not valid (expected one of conservative, default, aggressive)'],
+      [{ worker: { max_concurrent_jobs: 0 } }, "worker.max_concurrent_jobs = 0 is not valid (expected an integer from 1 to 256)"],
+      [{ resources: { gpu_threshold: 150 } }, "resources.gpu_threshold = 150 is not valid (expected an integer from 1 to 100)"],
+      [{ logging: { level: "loud" } }, 'logging.level = "loud" is not valid (expected one of debug, info, warn, error)'],
+      [{ worker: { maxjobs: 2 } }, 'unknown key "worker.maxjobs"'],
+      [{ server: { url: "http://not-wss" } }, "server.url"],
+    ];
+    for (const [table, message] of cases) {
+      expect(() => validateConfig(table)).toThrow(WorkerConfigError);
+      expect(() => validateConfig(table)).toThrow(message);
+    }
+  });
+
+  test("the template written at enrolment reads back; bad TOML is named", () => {
+    const file = join(dir, "config.toml");
+    writeFileSync(file, configTemplate({ url: "wss://grid.example:8443", apiUrl: "https://grid.example", pin: "abc=", name: "desk" }));
+    const c = loadWorkerConfig(file);
+    expect(c.server).toEqual({ url: "wss://grid.example:8443", api_url: "https://grid.example", pin: "abc=" });
+    writeFileSync(file, "[worker\n");
+    expect(() => loadWorkerConfig(file)).toThrow(/is not valid TOML/);
+  });
+
+  test("the client id is made once, in a 0600 file", () => {
+    const id = clientId(dir);
+    expect(clientId(dir)).toBe(id);
+    expect(statSync(join(dir, "client-id")).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("paths", () => {
+  test("XDG on Linux, Application Support on macOS, APPDATA/PROGRAMDATA on Windows, GOGRID_HOME anywhere", () => {
+    expect(workerPaths({ HOME: "/home/a" }, "linux").configFile).toBe("/home/a/.config/gogrid/config.toml");
+    expect(workerPaths({ HOME: "/home/a", XDG_CONFIG_HOME: "/x", XDG_DATA_HOME: "/d" }, "linux").modelsDir).toBe("/d/gogrid/models");
+    expect(workerPaths({ HOME: "/home/a", XDG_RUNTIME_DIR: "/run/user/1" }, "linux").controlEndpoint).toBe(
+      "/run/user/1/gogrid/control.sock",
+    );
+    expect(workerPaths({ HOME: "/Users/a" }, "darwin").configFile).toBe("/Users/a/Library/Application Support/GoGrid/config.toml");
+    const win = workerPaths({ USERPROFILE: "C:/Users/a", APPDATA: "C:/Users/a/AppData/Roaming", PROGRAMDATA: "C:/ProgramData" }, "win32");
+    expect(win.configFile).toBe(join("C:/Users/a/AppData/Roaming", "GoGrid", "config.toml"));
+    expect(win.modelsDir).toBe(join("C:/ProgramData", "GoGrid", "models"));
+    expect(win.controlEndpoint.endsWith("control.json")).toBe(true);
+    expect(workerPaths({ GOGRID_HOME: "/g" }, "linux").identityDir).toBe("/g/identity");
+  });
+});
