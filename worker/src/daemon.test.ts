@@ -92,8 +92,9 @@ describe("a real worker", () => {
   test("registers its GPUs (or none) and prefetches a model on model_update", async () => {
     const d = await daemon();
     const row = await c.repo.getWorker(d.identity.nodeId);
-    expect(Array.isArray((row?.info as { gpu_info: unknown[] }).gpu_info)).toBe(true);
-    expect((row?.info as { capabilities: { models: string[] } }).capabilities.models).toEqual([]);
+    const info = row?.info as { gpu_info: unknown[]; capabilities: { models: string[] } };
+    expect(info.gpu_info).toEqual(d.gpus);
+    expect(info.capabilities.models).toEqual([]);
     const model = (await c.repo.getModel("stories260K")) as { sha256: string; sizeBytes: number };
     const url = `${c.workerUrl.replace("wss://", "https://")}/models/${model.sha256}`;
     await c.pushToWorkers(d.identity.nodeId, {

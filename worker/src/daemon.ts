@@ -69,6 +69,7 @@ export class WorkerDaemon {
     });
     for (const t of this.engine.choice.tried)
       this.log(t.ok ? "info" : "warn", `backend ${t.name}: ${t.ok ? "chosen" : "skipped"} (${t.reason})`);
+    await this.detectGpus();
     this.cache = new ModelCache(paths.modelsDir, { maxBytes: Math.round(config.worker.model_cache_gb * 2 ** 30) });
     this.runner = new JobRunner({
       engine: this.engine,
