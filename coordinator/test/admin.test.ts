@@ -4,7 +4,7 @@ import { runAdmin } from "../src/admin/main.ts";
 import { SHARED_MODEL, start, until } from "./harness.ts";
 import { enrol, SimWorker } from "./sim-worker.ts";
 
-setDefaultTimeout(30_000);
+setDefaultTimeout(60_000);
 
 let c: Awaited<ReturnType<typeof start>>;
 let dataDir = "";

@@ -8,7 +8,7 @@ import { createCsr, createWorkerKeyPair, exportPkcs8Pem, loadOrCreatePki } from 
 import { enrolmentToken, start, testConfig, until } from "./harness.ts";
 import { enrol, SimWorker } from "./sim-worker.ts";
 
-setDefaultTimeout(30_000);
+setDefaultTimeout(60_000);
 
 let c: Awaited<ReturnType<typeof start>>;
 beforeAll(async () => {

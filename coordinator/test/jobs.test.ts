@@ -5,7 +5,7 @@ import { type FreshPostgres, freshPostgresUrl, postgresTestsDisabled } from "../
 import { addModel, apiKey, enrolmentToken, start, until } from "./harness.ts";
 import { type Behaviour, enrol, SimWorker } from "./sim-worker.ts";
 
-setDefaultTimeout(30_000);
+setDefaultTimeout(60_000);
 
 /** The simulated model: a deterministic function of the prompt. */
 const reply = (prompt: string) => `echo: ${prompt.split("").reverse().join("")} — the end.`;
@@ -198,6 +198,7 @@ describe("timeouts and dead letters", () => {
       expect(err.status).toBe(502);
       expect(err.code ?? err.error?.code).toBe("timeout");
       expect(w.assignments.length).toBe(2);
+      await until(() => w.received.filter((m) => m.type === "job_cancel").length === 2, 5000, "second job_cancel");
       expect(w.received.filter((m) => m.type === "job_cancel").map((m) => (m as { reason: string }).reason)).toEqual([
         "timeout",
         "timeout",

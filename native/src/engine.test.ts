@@ -5,7 +5,7 @@ import { InvalidOptionError, NoChatTemplateError, PromptTooLongError } from "./e
 import type { Generation } from "./generation.ts";
 
 // loads models and spawns processes: a minute each on a busy 2-core machine
-setDefaultTimeout(60_000);
+setDefaultTimeout(120_000);
 
 async function collect(gen: Generation): Promise<string> {
   let text = "";

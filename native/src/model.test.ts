@@ -8,7 +8,7 @@ import { DisposedError, ModelLoadError, OutOfMemoryError, UnsupportedArchitectur
 import { GgufCorruptError, GgufNotAGgufError, GgufNotFoundError, GgufTruncatedError } from "./gguf/errors.ts";
 
 // loads models and spawns processes: a minute each on a busy 2-core machine
-setDefaultTimeout(60_000);
+setDefaultTimeout(120_000);
 
 const work = mkdtempSync(join(tmpdir(), "gogrid-model-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -8,7 +8,7 @@ import { findLibraryVariants, type LibraryVariant } from "./library.ts";
 import { chooseVariant, type ProbeResult, probeInChild } from "./probe.ts";
 
 // loads models and spawns processes: a minute each on a busy 2-core machine
-setDefaultTimeout(60_000);
+setDefaultTimeout(120_000);
 
 const work = mkdtempSync(join(tmpdir(), "gogrid-probe-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
