@@ -99,6 +99,12 @@ export async function startCoordinator(
     bus,
     instanceId,
     heartbeatSecs: config.heartbeatSecs,
+    renewCertificate: async (nodeId, csr) => {
+      const cert = await pki.signCsr(csr, nodeId);
+      const row = { serial: cert.serial, nodeId, pem: cert.pem, notBefore: cert.notBefore.getTime(), notAfter: cert.notAfter.getTime() };
+      await repo.insertCertificate(row);
+      return { pem: cert.pem, serial: cert.serial, notAfter: row.notAfter };
+    },
     modelUrl: (sha256: string): string => `https://${hostForUrl(config.workerHost)}:${gateway.port}/models/${sha256}`,
     leaseMs,
     retryBaseMs: config.retryBaseMs,

@@ -117,6 +117,16 @@ export const fixtures: { readonly [K in MessageType]: MessageOf<K> } = {
     manifest_url: "https://updates.bx.ee/stable/manifest.json",
   },
   update_complete: { type: "update_complete", version: "0.2.0", previous_version: "0.1.0", ok: true },
+  cert_renew: {
+    type: "cert_renew",
+    csr: `-----BEGIN CERTIFICATE REQUEST-----\n${"MIIBDzCBtwIBADAVMRMwEQYDVQQDDAp3".repeat(3)}\n-----END CERTIFICATE REQUEST-----\n`,
+  },
+  cert_renewed: {
+    type: "cert_renewed",
+    certificate: `-----BEGIN CERTIFICATE-----\n${"MIIBszCCAVmgAwIBAgIUX".repeat(3)}\n-----END CERTIFICATE-----\n`,
+    cert_serial: "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    not_after: 1_830_000_000_000,
+  },
 };
 
 function withoutMessages(assignment: MessageOf<"job_assignment">, prompt: string): MessageOf<"job_assignment"> {

@@ -1,7 +1,15 @@
 // Which messages flow in which direction: type → schema tables and the direction unions.
 import { type Static, Type } from "@sinclair/typebox";
 import { CommandMessage, ConfigUpdateMessage, UpdateAvailableMessage, UpdateCompleteMessage } from "./messages/control.ts";
-import { AuthChallengeMessage, AuthResponseMessage, ErrorMessage, HelloMessage, VersionMismatchMessage } from "./messages/handshake.ts";
+import {
+  AuthChallengeMessage,
+  AuthResponseMessage,
+  CertRenewedMessage,
+  CertRenewMessage,
+  ErrorMessage,
+  HelloMessage,
+  VersionMismatchMessage,
+} from "./messages/handshake.ts";
 import {
   JobAcceptMessage,
   JobAssignmentMessage,
@@ -23,6 +31,7 @@ export const WORKER_MESSAGE_SCHEMAS = {
   job_chunk: JobChunkMessage,
   job_result: JobResultMessage,
   update_complete: UpdateCompleteMessage,
+  cert_renew: CertRenewMessage,
   error: ErrorMessage,
 } as const;
 
@@ -38,6 +47,7 @@ export const COORDINATOR_MESSAGE_SCHEMAS = {
   config_update: ConfigUpdateMessage,
   command: CommandMessage,
   update_available: UpdateAvailableMessage,
+  cert_renewed: CertRenewedMessage,
 } as const;
 
 /** Every message, by `type` (`error` is the same schema in both directions). */
@@ -66,6 +76,7 @@ export const WorkerToCoordinator = Type.Union(
     JobChunkMessage,
     JobResultMessage,
     UpdateCompleteMessage,
+    CertRenewMessage,
     ErrorMessage,
   ],
   { title: "WorkerToCoordinator" },
@@ -85,6 +96,7 @@ export const CoordinatorToWorker = Type.Union(
     ConfigUpdateMessage,
     CommandMessage,
     UpdateAvailableMessage,
+    CertRenewedMessage,
   ],
   { title: "CoordinatorToWorker" },
 );

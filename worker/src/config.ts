@@ -44,6 +44,8 @@ export const WorkerConfigSchema = T.Object(
         reconnect_delay_secs: T.Number({ minimum: 0.1, maximum: 3600, default: 5 }),
         model_cache_gb: T.Number({ minimum: 0.001, maximum: 100_000, default: 50 }),
         context_size: T.Integer({ minimum: 256, maximum: 1_048_576, default: 4096 }),
+        /** CPU threads for inference; 0 = from the resource mode (a quarter, half, or all but one core). */
+        threads: T.Integer({ minimum: 0, maximum: 1024, default: 0 }),
         backend: T.Union([T.Literal("auto"), T.Literal("cuda"), T.Literal("vulkan"), T.Literal("metal"), T.Literal("cpu")], {
           default: "auto",
         }),

@@ -18,7 +18,8 @@ type RegisterBody = Omit<Extract<WorkerToCoordinator, { type: "register" }>, "ty
 type Log = (level: "debug" | "info" | "warn" | "error", message: string) => void;
 
 export interface ConnectionOptions {
-  identity: Identity;
+  /** Read at each (re)connection: a renewed certificate is used from the next one. */
+  identity: () => Identity;
   url: string;
   workerVersion: string;
   /** What `register` says, read at each (re)connection. */
@@ -59,7 +60,7 @@ export class Connection {
   }
 
   private open(): void {
-    const { identity } = this.o;
+    const identity = this.o.identity();
     this.setState("connecting", this.o.url);
     const tls = {
       cert: identity.certPem,
@@ -82,8 +83,13 @@ export class Connection {
         max_protocol_version: MAX_PROTOCOL_VERSION,
         worker_version: this.o.workerVersion,
       });
-    ws.onmessage = (ev) => void this.receive(String(ev.data));
-    ws.onclose = (ev) => this.closed(ev.code, ev.reason);
+    // events of a socket that has since been replaced (stop, then start) are not ours any more
+    ws.onmessage = (ev) => {
+      if (this.ws === ws) void this.receive(String(ev.data));
+    };
+    ws.onclose = (ev) => {
+      if (this.ws === ws || this.ws === null) this.closed(ev.code, ev.reason);
+    };
   }
 
   private async receive(frame: string): Promise<void> {
@@ -95,8 +101,9 @@ export class Connection {
     const m = d.message;
     switch (m.type) {
       case "auth_challenge": {
-        const signature = await signChallenge(this.o.identity.privateKey, authChallengePayload(m.nonce));
-        this.send({ type: "auth_response", cert_serial: this.o.identity.serial, signature, algorithm: "ECDSA-P256-SHA256" });
+        const identity = this.o.identity();
+        const signature = await signChallenge(identity.privateKey, authChallengePayload(m.nonce));
+        this.send({ type: "auth_response", cert_serial: identity.serial, signature, algorithm: "ECDSA-P256-SHA256" });
         this.send({ type: "register", ...this.o.registration() });
         return;
       }
@@ -160,7 +167,10 @@ export class Connection {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.ws?.close(1000, "worker stopping");
-    if (!this.ws) this.setState("disconnected", "stopped");
+    this.heartbeatTimer = null;
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000, "worker stopping");
+    this.setState("disconnected", "stopped");
   }
 }

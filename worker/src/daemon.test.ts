@@ -35,19 +35,20 @@ function home(): string {
   return h;
 }
 
-async function daemon(): Promise<WorkerDaemon> {
+async function daemon(extra: { renewWithinMs?: number } = {}): Promise<WorkerDaemon> {
   const paths = workerPaths({ GOGRID_HOME: home() });
   const config = validateConfig({
     server: { api_url: c.apiUrl },
-    worker: { context_size: 2048, reconnect_delay_secs: 0.2 },
+    worker: { context_size: 2048, reconnect_delay_secs: 0.2, backend: "cpu" },
     resources: { adaptive_throttling: false },
   });
   const d = new WorkerDaemon({
     config,
     paths,
-    logger: new Logger("error", null, 1 << 20, false),
+    logger: new Logger(process.env.GOGRID_TEST_LOG === "1" ? "debug" : "error", null, 1 << 20, process.env.GOGRID_TEST_LOG === "1"),
     token: await enrolmentToken(c.repo),
     control: false,
+    ...extra,
   });
   await d.start();
   daemons.push(d);
@@ -104,6 +105,20 @@ describe("a real worker", () => {
     });
     const cached = join(d.paths.modelsDir, `${model.sha256}.gguf`);
     await until(() => Bun.file(cached).size === model.sizeBytes, 10_000, "prefetched model");
+    await d.stop();
+  });
+
+  test("renews its certificate before it expires, and connects with the new one", async () => {
+    // a window longer than the certificate's life: renew at once
+    const d = await daemon({ renewWithinMs: 2 * 365 * 86_400_000 });
+    const first = d.identity.serial;
+    await until(() => d.identity.serial !== first, 10_000, "renewed certificate");
+    const onDisk = await Bun.file(join(d.paths.identityDir, "client.crt")).text();
+    expect(onDisk).toBe(d.identity.certPem);
+    expect((await c.repo.getCertificate(d.identity.serial))?.nodeId).toBe(d.identity.nodeId);
+    d.link.stop();
+    d.link.start();
+    await until(() => d.linkState === "connected", 10_000, "reconnected with the renewed certificate");
     await d.stop();
   });
 

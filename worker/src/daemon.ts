@@ -1,5 +1,5 @@
 // The running worker: identity, engine, coordinator link, jobs, resources and the control API.
-import { arch, hostname, platform } from "node:os";
+import { arch, availableParallelism, hostname, platform } from "node:os";
 import { join } from "node:path";
 import { LlamaEngine } from "@gogrid/native";
 import type { CoordinatorToWorker, GpuInfo, ModelRef } from "@gogrid/protocol";
@@ -7,7 +7,7 @@ import si from "systeminformation";
 import type { WorkerConfig } from "./config.ts";
 import { Connection, type LinkState } from "./connection.ts";
 import { type ControlServer, serveControl } from "./control.ts";
-import { enrol, type Identity, loadIdentity } from "./identity.ts";
+import { enrol, type Identity, loadIdentity, needsRenewal, renewalRequest, storeRenewed } from "./identity.ts";
 import type { Logger } from "./log.ts";
 import { ModelCache } from "./models/cache.ts";
 import { downloadWithRetry } from "./models/download.ts";
@@ -24,8 +24,19 @@ export interface DaemonOptions {
   token?: string;
   /** Serve the local control API (default true). */
   control?: boolean;
+  /** Renew the certificate when it expires within this long (default 30 days). */
+  renewWithinMs?: number;
   /** Called for `command: restart` and the control API's restart (default: exit 75 for the supervisor). */
   onRestart?: () => void;
+}
+
+/**
+ * Inference threads when config.toml does not say: the machine belongs to its owner, and ggml's
+ * threads spin-wait, so sharing every core with other programs is slow for everyone.
+ */
+export function threadsFor(mode: "conservative" | "default" | "aggressive", cores: number): number {
+  const share = mode === "conservative" ? cores / 4 : mode === "default" ? cores / 2 : cores - 1;
+  return Math.max(1, Math.floor(share));
 }
 
 function osName(): "linux" | "darwin" | "win32" {
@@ -77,6 +88,7 @@ export class WorkerDaemon {
       send: (m) => this.link.send(m),
       maxConcurrent: config.worker.max_concurrent_jobs,
       contextSize: config.worker.context_size,
+      threads: config.worker.threads || threadsFor(config.resources.mode, availableParallelism()),
       log: this.log,
     });
     this.monitor = new ResourceMonitor({
@@ -93,7 +105,7 @@ export class WorkerDaemon {
     this.monitor.onChange(() => this.statusChanged());
     if (config.resources.adaptive_throttling) this.monitor.start();
     this.link = new Connection({
-      identity: this.identity,
+      identity: () => this.identity,
       url: config.server.url || this.identity.workerUrl,
       workerVersion: WORKER_VERSION,
       registration: () => this.registration(),
@@ -219,7 +231,32 @@ export class WorkerDaemon {
       case "heartbeat_ack":
         this.earnings = m.earnings;
         return;
+      case "welcome":
+        void this.renewIfDue();
+        return;
+      case "cert_renewed":
+        void this.storeRenewal(m.certificate, m.cert_serial);
+        return;
     }
+  }
+
+  private pendingRenewal: CryptoKeyPair | null = null;
+
+  /** Asks for a new certificate when the current one is within renewWithinMs of expiry. */
+  private async renewIfDue(): Promise<void> {
+    if (this.pendingRenewal || !needsRenewal(this.identity, Date.now(), this.o.renewWithinMs)) return;
+    const { keys, csr } = await renewalRequest(this.o.config.client.name || hostname());
+    this.pendingRenewal = keys;
+    this.log("info", `certificate expires ${new Date(this.identity.notAfter).toISOString()}: asking for a new one`);
+    this.link.send({ type: "cert_renew", csr });
+  }
+
+  private async storeRenewal(certPem: string, serial: string): Promise<void> {
+    const keys = this.pendingRenewal;
+    this.pendingRenewal = null;
+    if (!keys) return;
+    this.identity = await storeRenewed(this.o.paths.identityDir, keys, certPem, serial);
+    this.log("info", `certificate renewed until ${new Date(this.identity.notAfter).toISOString()} (serial ${serial})`);
   }
 
   /** `model_update`: fetch a model ahead of the jobs that will need it. */

@@ -1,5 +1,5 @@
 // The worker's identity on disk (key, certificate, CA, node id; files 0600) and enrolment.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { createCsr, createWorkerKeyPair, exportPkcs8Pem, importPkcs8Pem, x509 } from "@gogrid/protocol/identity";
 import { writeFileAtomic } from "./config.ts";
@@ -104,4 +104,23 @@ export async function enrol(dir: string, apiUrl: string, token: string, name: st
 /** True when the certificate should be renewed (less than `withinMs` left). */
 export function needsRenewal(id: Identity, now = Date.now(), withinMs = 30 * 86_400_000): boolean {
   return id.notAfter - now < withinMs;
+}
+
+/** A new key and CSR for renewal; the key is stored only once the certificate arrives. */
+export async function renewalRequest(name: string): Promise<{ keys: CryptoKeyPair; csr: string }> {
+  const keys = await createWorkerKeyPair();
+  return { keys, csr: await createCsr(keys, name || "gogrid-worker") };
+}
+
+/** Stores a renewed certificate with the key it was requested for; returns the new identity. */
+export async function storeRenewed(dir: string, keys: CryptoKeyPair, certPem: string, serial: string): Promise<Identity> {
+  const node = JSON.parse(readFileSync(join(dir, FILES.node), "utf8")) as Record<string, string>;
+  // key first: a crash in between leaves a key without its certificate, never the reverse pairing
+  writeFileAtomic(join(dir, `${FILES.key}.new`), await exportPkcs8Pem(keys.privateKey));
+  writeFileAtomic(join(dir, FILES.cert), certPem);
+  renameSync(join(dir, `${FILES.key}.new`), join(dir, FILES.key));
+  writeFileAtomic(join(dir, FILES.node), JSON.stringify({ ...node, serial }, null, 2));
+  const id = await loadIdentity(dir);
+  if (!id) throw new EnrolmentError("store_failed", `could not store the renewed certificate in ${dir}`);
+  return id;
 }

@@ -17,6 +17,8 @@ export interface RunnerOptions {
   /** Sequences per context: jobs that run at the same time on one model. */
   maxConcurrent: number;
   contextSize: number;
+  /** CPU threads per decode. */
+  threads: number;
   log: Log;
   /** A job's chat messages when the model has no chat template (base models). */
   fallbackTemplate?: string;
@@ -68,6 +70,7 @@ export class JobRunner {
       const ctx = model.createContext({
         contextSize: Math.min(this.o.contextSize, model.info.contextLength || this.o.contextSize),
         sequences: this.o.maxConcurrent,
+        threads: this.o.threads,
       });
       this.loaded = { sha256: ref.sha256, model, ctx };
       this.o.log(

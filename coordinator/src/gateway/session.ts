@@ -24,6 +24,8 @@ export interface GatewayContext {
   bus: Bus;
   instanceId: string;
   heartbeatSecs: number;
+  /** Issues and stores a new certificate for the node from its CSR (renewal). */
+  renewCertificate(nodeId: string, csr: string): Promise<{ pem: string; serial: string; notAfter: number }>;
   /** Where workers download a model the registry keeps as a local file (https on the worker port). */
   modelUrl(sha256: string): string;
   leaseMs: number;
@@ -209,6 +211,22 @@ export class WorkerSession implements WorkerSlot {
       case "error":
         this.ctx.log("warn", `worker ${this.nodeId} reports ${m.code}: ${m.message}`);
         return;
+      case "cert_renew": {
+        try {
+          const cert = await this.ctx.renewCertificate(this.nodeId, m.csr);
+          this.send({ type: "cert_renewed", certificate: cert.pem, cert_serial: cert.serial, not_after: cert.notAfter });
+          this.ctx.log("info", `worker ${this.nodeId} renewed its certificate (serial ${cert.serial})`);
+        } catch (e) {
+          const err = e as Error & { code?: string };
+          this.send({
+            type: "error",
+            code: err.code === "invalid_csr" ? "invalid_csr" : "renewal_failed",
+            message: err.message.slice(0, 500),
+            fatal: false,
+          });
+        }
+        return;
+      }
       default:
         this.fail("invalid_message", `${m.type} is not expected after registration`);
     }

@@ -120,3 +120,35 @@ export const ErrorMessage = defineMessage(
   "A refused message or failed step; fatal errors are followed by a close.",
 );
 export type ErrorMessage = Static<typeof ErrorMessage>;
+
+/** PEM certificate signing request (PKCS#10). */
+export const CsrPem = Type.String({
+  minLength: 64,
+  maxLength: 16 * 1024,
+  pattern: "^-----BEGIN CERTIFICATE REQUEST-----",
+  description: "a PEM certificate request starting with -----BEGIN CERTIFICATE REQUEST-----",
+});
+
+/**
+ * Worker → coordinator, once registered: a CSR for a new key, to replace a certificate that
+ * expires soon. The session is already authenticated by the current certificate.
+ */
+export const CertRenewMessage = defineMessage(
+  "cert_renew",
+  { csr: CsrPem },
+  "Asks for a new client certificate before the current one expires.",
+);
+export type CertRenewMessage = Static<typeof CertRenewMessage>;
+
+/** Coordinator → worker: the new certificate (same node id); the worker uses it from its next connection. */
+export const CertRenewedMessage = defineMessage(
+  "cert_renewed",
+  {
+    certificate: CertChainPem,
+    cert_serial: CertSerial,
+    /** Expiry, ms since the epoch. */
+    not_after: Type.Integer({ minimum: 0 }),
+  },
+  "The renewed client certificate.",
+);
+export type CertRenewedMessage = Static<typeof CertRenewedMessage>;
