@@ -87,6 +87,7 @@ describe("a real worker", () => {
     const r = await pending;
     expect(r.choices[0]?.text).toBe(", there was a little");
     expect(d.runner.stats.jobsCompleted).toBe(1);
+    expect(d.runner.stats.peakMemoryMb).toBeGreaterThan(10);
     await d.stop();
   });
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
-// gogrid-worker: the contributor's program: run, enroll, status, pause, resume, generate.
+// gogrid-worker: the contributor's program: run, enroll, status, pause, resume, generate, bench.
 import { PROBE_COMMAND, runProbeChild } from "@gogrid/native";
 import { Command } from "commander";
+import { registerBench } from "./commands/bench.ts";
 import { registerDaemonCommands } from "./commands/daemon.ts";
 import { registerGenerate } from "./commands/generate.ts";
 import { WORKER_VERSION } from "./version.ts";
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   registerDaemonCommands(program);
   registerGenerate(program);
+  registerBench(program);
   return program;
 }
 

@@ -36,13 +36,15 @@ export interface RunnerStats {
   tokensGenerated: number;
   /** Tokens per second of the last completed job. */
   lastTokensPerSecond: number;
+  /** Highest process RSS seen during a job, MiB. */
+  peakMemoryMb: number;
 }
 
 export class JobRunner {
   private loaded: { sha256: string; model: LlamaModel; ctx: LlamaContext } | null = null;
   private loading: Promise<{ model: LlamaModel; ctx: LlamaContext }> | null = null;
   private readonly running = new Map<string, Running>();
-  readonly stats: RunnerStats = { jobsCompleted: 0, jobsFailed: 0, tokensGenerated: 0, lastTokensPerSecond: 0 };
+  readonly stats: RunnerStats = { jobsCompleted: 0, jobsFailed: 0, tokensGenerated: 0, lastTokensPerSecond: 0, peakMemoryMb: 0 };
 
   constructor(private readonly o: RunnerOptions) {}
 
@@ -121,16 +123,24 @@ export class JobRunner {
         signal: entry.abort.signal,
         addSpecial: true,
       });
+      let peakRss = process.memoryUsage.rss();
+      let sinceRss = 0;
       for await (const text of gen) {
         firstAt ??= performance.now();
+        if (++sinceRss >= 16) {
+          sinceRss = 0;
+          peakRss = Math.max(peakRss, process.memoryUsage.rss());
+        }
         this.o.send({ type: "job_chunk", job_id: job.job_id, fence: job.fence, seq: seq++, text });
       }
       const r = await gen.result;
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
       const timings = {
         queue_ms: r.timings.queuedMs,
         ttft_ms: firstAt === null ? null : firstAt - t0,
         total_ms: performance.now() - t0,
         tokens_per_sec: r.decodeTokensPerSecond,
+        peak_memory_mb: Math.round(peakRss / 2 ** 20),
       };
       const usage = { prompt_tokens: r.promptTokens, completion_tokens: r.generatedTokens };
       if (r.finishReason === "cancelled") {
@@ -150,6 +160,7 @@ export class JobRunner {
       this.stats.jobsCompleted++;
       this.stats.tokensGenerated += r.generatedTokens;
       this.stats.lastTokensPerSecond = r.decodeTokensPerSecond;
+      this.stats.peakMemoryMb = Math.max(this.stats.peakMemoryMb, timings.peak_memory_mb);
       this.o.send({
         type: "job_result",
         job_id: job.job_id,

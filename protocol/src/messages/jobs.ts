@@ -129,6 +129,8 @@ export const Timings = Type.Object(
     ttft_ms: Type.Union([Millis, Type.Null()]),
     total_ms: Millis,
     tokens_per_sec: Type.Number({ minimum: 0, maximum: 10_000_000 }),
+    /** The worker process's peak resident memory while the attempt ran, MiB. */
+    peak_memory_mb: Type.Optional(Type.Number({ minimum: 0, maximum: 16_777_216 })),
   },
   { additionalProperties: false },
 );
