@@ -14,9 +14,9 @@ afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 const host = process.platform === "linux" && process.arch === "x64" ? "bun-linux-x64" : null;
 
-async function runBinary(bin: string) {
+async function runBinary(bin: string, extra: string[] = []) {
   // a bare environment: no bun, no node_modules, an empty HOME
-  const proc = Bun.spawn([bin, "generate", "-m", MODEL, "-p", "Once upon a time", "-n", "5", "-t", "0"], {
+  const proc = Bun.spawn([bin, "generate", "-m", MODEL, "-p", "Once upon a time", "-n", "5", "-t", "0", ...extra], {
     cwd: home,
     env: { HOME: home, PATH: "/usr/bin:/bin" },
     stdout: "pipe",
@@ -28,7 +28,7 @@ async function runBinary(bin: string) {
 
 describe("bun run build", () => {
   test.if(host !== null)("the linux-x64 binary generates from an empty HOME, extracting llama.cpp once", async () => {
-    const build = Bun.spawnSync([process.execPath, "scripts/build.ts", "--target", host as string], { cwd: root, stderr: "pipe" });
+    const build = Bun.spawnSync([process.execPath, "scripts/build.ts", "--target", host as string, "--gpu"], { cwd: root, stderr: "pipe" });
     expect(build.exitCode).toBe(0);
     const bin = join(root, "dist", "bin", host as string, "gogrid-worker");
 
@@ -53,6 +53,18 @@ describe("bun run build", () => {
     expect(repaired.stdout).toBe(", there was a little");
     expect(statSync(lib).size).toBeGreaterThan(1_000_000);
   });
+
+  test.if(host !== null)(
+    "the GPU binary probes its embedded Vulkan build in a child, says why it is not used here, and runs on the CPU",
+    async () => {
+      const bin = join(root, "dist", "bin", host as string, "gogrid-worker-gpu");
+      const r = await runBinary(bin, ["--log-level", "info", "--stats"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(", there was a little");
+      expect(r.stderr).toContain("linux-x64-vulkan (vulkan) not used");
+      expect(r.stderr).toContain("backend embedded:linux-x64");
+    },
+  );
 });
 
 if (host === null)

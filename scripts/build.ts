@@ -58,28 +58,41 @@ function packageBins(name: string): string | null {
   return untar.exitCode === 0 && existsSync(bins) ? bins : null;
 }
 
-/** The CPU build only: GPU builds ship as separate, larger downloads (see README). */
-function cpuVariant(t: Target) {
-  const spec = platformVariants(t.platform, t.arch).find((v) => v.backend === "cpu" || v.backend === "metal");
-  if (!spec) throw new Error(`no llama.cpp build is known for ${t.bun}`);
-  const dir = packageBins(spec.name);
-  if (!dir) {
-    throw new Error(
-      `@node-llama-cpp/${spec.name}@${LLAMA_PACKAGE_VERSION} is neither installed nor fetchable from the npm registry, so ${t.bun} cannot be built here`,
-    );
-  }
-  return { spec, dir };
+type Flavour = "cpu" | "gpu";
+
+/**
+ * The llama.cpp builds a binary embeds, in probe order. "cpu": the CPU build (Metal on Apple
+ * silicon, where it is the same package). "gpu": Vulkan first, then CPU, where a Vulkan build
+ * exists (linux-x64, windows-x64). CUDA is not embedded: 181 MB plus a 357 MB fallback.
+ */
+function variantsFor(t: Target, flavour: Flavour) {
+  const all = platformVariants(t.platform, t.arch);
+  const cpu = all.find((v) => v.backend === "cpu" || v.backend === "metal");
+  const vulkan = all.find((v) => v.backend === "vulkan");
+  if (!cpu) throw new Error(`no llama.cpp build is known for ${t.bun}`);
+  if (flavour === "gpu" && !vulkan) return null;
+  return (flavour === "gpu" ? [vulkan, cpu] : [cpu]).map((spec) => {
+    const s = spec as NonNullable<typeof spec>;
+    const dir = packageBins(s.name);
+    if (!dir) {
+      throw new Error(
+        `@node-llama-cpp/${s.name}@${LLAMA_PACKAGE_VERSION} is neither installed nor fetchable from the npm registry, so ${t.bun} cannot be built here`,
+      );
+    }
+    return { spec: { name: s.name, backend: s.backend }, dir };
+  });
 }
 
 const sha256 = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
 
-function entrySource(t: Target, outDir: string): string {
-  const { spec, dir } = cpuVariant(t);
+function entrySource(variants: NonNullable<ReturnType<typeof variantsFor>>, outDir: string): string {
   const assets: { name: string; path: string }[] = [];
-  for (const f of files(dir)) {
-    const base = relative(dir, f);
-    if (base.endsWith(".node") || base.endsWith(".json")) continue; // node-llama-cpp's addon and metadata
-    assets.push({ name: `${spec.name}/${base}`, path: f });
+  for (const { spec, dir } of variants) {
+    for (const f of files(dir)) {
+      const base = relative(dir, f);
+      if (base.endsWith(".node") || base.endsWith(".json")) continue; // node-llama-cpp's addon and metadata
+      assets.push({ name: `${spec.name}/${base}`, path: f });
+    }
   }
   const headers = join(root, "native", "vendor", "llama-headers");
   for (const f of files(headers)) {
@@ -91,7 +104,7 @@ function entrySource(t: Target, outDir: string): string {
     `import { registerEmbeddedLibraries } from ${rel(join(root, "native/src/library.ts"))};`,
     `import { runCli } from ${rel(join(root, "worker/src/main.ts"))};`,
     ...assets.map((a, i) => `import a${i} from ${rel(a.path)} with { type: "file" };`),
-    `registerEmbeddedLibraries(${JSON.stringify([{ name: spec.name, backend: spec.backend }])}, [`,
+    `registerEmbeddedLibraries(${JSON.stringify(variants.map((v) => v.spec))}, [`,
     ...assets.map((a, i) => `  { name: ${JSON.stringify(a.name)}, path: a${i}, sha256: ${JSON.stringify(sha256(a.path))} },`),
     "]);",
     "await runCli(process.argv);",
@@ -100,12 +113,14 @@ function entrySource(t: Target, outDir: string): string {
   return lines.join("\n");
 }
 
-async function build(t: Target): Promise<string> {
+async function build(t: Target, flavour: Flavour): Promise<string | null> {
+  const variants = variantsFor(t, flavour);
+  if (!variants) return null;
   const work = join(root, "dist", ".build", t.bun);
   mkdirSync(work, { recursive: true });
-  const entry = join(work, "worker-entry.ts");
-  writeFileSync(entry, entrySource(t, work));
-  const outfile = join(root, "dist", "bin", t.bun, t.exe);
+  const entry = join(work, `worker-entry-${flavour}.ts`);
+  writeFileSync(entry, entrySource(variants, work));
+  const outfile = join(root, "dist", "bin", t.bun, flavour === "gpu" ? t.exe.replace("gogrid-worker", "gogrid-worker-gpu") : t.exe);
   mkdirSync(dirname(outfile), { recursive: true });
   const proc = Bun.spawn([process.execPath, "build", "--compile", `--target=${t.bun}`, entry, "--outfile", outfile], {
     cwd: root,
@@ -118,11 +133,16 @@ async function build(t: Target): Promise<string> {
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    options: { target: { type: "string", multiple: true }, all: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    options: {
+      target: { type: "string", multiple: true },
+      all: { type: "boolean" },
+      gpu: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     console.log(
-      `usage: bun scripts/build.ts [--all | --target <bun target>...]\ntargets: ${TARGETS.map((t) => t.bun).join(", ")} (default: this machine's)`,
+      `usage: bun scripts/build.ts [--all | --target <bun target>...] [--gpu]\ntargets: ${TARGETS.map((t) => t.bun).join(", ")} (default: this machine's)\n--gpu also builds gogrid-worker-gpu (Vulkan, then CPU) where a Vulkan build exists`,
     );
     process.exit(0);
   }
@@ -134,7 +154,9 @@ if (import.meta.main) {
       console.error(`unknown target "${name}": one of ${TARGETS.map((x) => x.bun).join(", ")}`);
       process.exit(2);
     }
-    const out = await build(t);
-    console.log(`${t.bun}: ${relative(root, out)} (${(statSync(out).size / 2 ** 20).toFixed(1)} MiB)`);
+    for (const flavour of values.gpu ? (["cpu", "gpu"] as const) : (["cpu"] as const)) {
+      const out = await build(t, flavour);
+      if (out) console.log(`${t.bun}: ${relative(root, out)} (${(statSync(out).size / 2 ** 20).toFixed(1)} MiB)`);
+    }
   }
 }

@@ -68,7 +68,7 @@ describe("paths", () => {
 
 describe("inference threads", () => {
   test("a quarter, half or all but one core by resource mode; never zero", async () => {
-    const { threadsFor } = await import("./daemon.ts");
+    const { threadsFor } = await import("./threads.ts");
     expect([threadsFor("conservative", 16), threadsFor("default", 16), threadsFor("aggressive", 16)]).toEqual([4, 8, 15]);
     expect([threadsFor("conservative", 2), threadsFor("default", 2), threadsFor("aggressive", 2)]).toEqual([1, 1, 1]);
     expect(validateConfig({ worker: { threads: 3 } }).worker.threads).toBe(3);

@@ -14,6 +14,7 @@ import { downloadWithRetry } from "./models/download.ts";
 import type { WorkerPaths } from "./paths.ts";
 import { applyServerCommand, PauseControl, ResourceMonitor } from "./resources/index.ts";
 import { JobRunner, type ModelProvider } from "./runner.ts";
+import { threadsFor } from "./threads.ts";
 import { WORKER_VERSION } from "./version.ts";
 
 export interface DaemonOptions {
@@ -28,15 +29,6 @@ export interface DaemonOptions {
   renewWithinMs?: number;
   /** Called for `command: restart` and the control API's restart (default: exit 75 for the supervisor). */
   onRestart?: () => void;
-}
-
-/**
- * Inference threads when config.toml does not say: the machine belongs to its owner, and ggml's
- * threads spin-wait, so sharing every core with other programs is slow for everyone.
- */
-export function threadsFor(mode: "conservative" | "default" | "aggressive", cores: number): number {
-  const share = mode === "conservative" ? cores / 4 : mode === "default" ? cores / 2 : cores - 1;
-  return Math.max(1, Math.floor(share));
 }
 
 function osName(): "linux" | "darwin" | "win32" {

@@ -1,7 +1,10 @@
 // `gogrid-worker generate`: run one prompt locally; only the continuation goes to stdout.
+
+import { availableParallelism } from "node:os";
 import { type GenerationResult, LlamaEngine, type LlamaModel, type LogLevel } from "@gogrid/native";
 import { type Command, Option } from "commander";
 import { choiceArg, collect, intArg, numberArg } from "../cli-args.ts";
+import { threadsFor } from "../threads.ts";
 
 export interface GenerateFlags {
   model: string;
@@ -47,7 +50,7 @@ export function registerGenerate(program: Command): void {
     .option("--seed <n>", "random seed (same seed, same text)", intArg("--seed", 0, 0xffffffff))
     .option("--stop <text>", "stop before this text (repeatable)", collect, [])
     .option("-c, --context-size <n>", "context size in tokens", intArg("--context-size", 16))
-    .option("--threads <n>", "CPU threads (default: all cores)", intArg("--threads", 1, 1024))
+    .option("--threads <n>", "CPU threads (default: half the cores, as the worker's default mode)", intArg("--threads", 1, 1024))
     .option("--gpu-layers <n>", "layers to offload to the GPU, -1 = all", intArg("--gpu-layers", -1))
     .addOption(
       new Option("--backend <name>", "llama.cpp build to use (default: GOGRID_BACKEND, else auto)").choices([
@@ -111,7 +114,7 @@ export async function runGenerate(flags: GenerateFlags): Promise<number> {
     model = await engine.loadModel(flags.model, flags.gpuLayers === undefined ? {} : { gpuLayers: flags.gpuLayers });
     const ctx = model.createContext({
       ...(flags.contextSize ? { contextSize: flags.contextSize } : {}),
-      ...(flags.threads ? { threads: flags.threads } : {}),
+      threads: flags.threads ?? threadsFor("default", availableParallelism()),
     });
     const abort = new AbortController();
     const onSignal = () => abort.abort();
