@@ -3,7 +3,9 @@ import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { newApiKey } from "../api/auth.ts";
-import type { JobRow, JobStatus, Repository } from "../db/repository.ts";
+import type { JobRow, JobStatus, PriceRow, Repository } from "../db/repository.ts";
+import { earningsSummary } from "../earnings/ledger.ts";
+import { AmountError, CURRENCY, formatAmount, parseAmount } from "../earnings/pricing.ts";
 import { newEnrolmentToken } from "../enrolment/index.ts";
 
 export class AdminError extends Error {
@@ -46,6 +48,7 @@ export async function revokeWorker(repo: Repository, nodeId: string, reason: str
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
+const MODEL_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 async function fileSha256(path: string): Promise<string> {
   const hash = createHash("sha256");
@@ -55,7 +58,7 @@ async function fileSha256(path: string): Promise<string> {
 
 /** Adds a model from a local GGUF (hashed here) or a URL (sha256 and size given). */
 export async function addModel(repo: Repository, id: string, opts: { path?: string; url?: string; sha256?: string; size?: number }) {
-  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(id)) throw new AdminError(`invalid model id "${id}": letters, digits and . _ : - only`);
+  if (!MODEL_ID.test(id)) throw new AdminError(`invalid model id "${id}": letters, digits and . _ : - only`);
   if (Boolean(opts.path) === Boolean(opts.url)) throw new AdminError("give exactly one of --path or --url");
   let source: string;
   let sha256: string;
@@ -98,4 +101,65 @@ export async function cancelJob(repo: Repository, id: string): Promise<JobRow> {
   const job = await repo.cancelJob(id, Date.now());
   if (!job) throw new AdminError(`job ${id} does not exist or has already finished`);
   return job;
+}
+
+/** An amount option ("0.002") → micro-units, or an AdminError naming the option. */
+export function parseAmountOption(option: string, text: string): number {
+  try {
+    return parseAmount(text);
+  } catch (e) {
+    if (e instanceof AmountError) throw new AdminError(`${option}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Sets a model's price: `per1k` per 1000 generated tokens, `promptPer1k` (default "0") per 1000 prompt tokens. */
+export async function setPrice(repo: Repository, model: string, opts: { per1k: string; promptPer1k?: string }): Promise<PriceRow> {
+  if (!MODEL_ID.test(model)) throw new AdminError(`invalid model id "${model}": letters, digits and . _ : - only`);
+  const row: PriceRow = {
+    modelId: model,
+    completionMicrosPer1k: parseAmountOption("--per-1k", opts.per1k),
+    promptMicrosPer1k: parseAmountOption("--prompt-per-1k", opts.promptPer1k ?? "0"),
+  };
+  await repo.setPrice(row);
+  return row;
+}
+
+/** A price as the CLI shows it: decimal amounts per 1000 tokens. */
+export function describePrice(p: PriceRow) {
+  return {
+    model: p.modelId,
+    per_1k: formatAmount(p.completionMicrosPer1k),
+    prompt_per_1k: formatAmount(p.promptMicrosPer1k),
+    currency: CURRENCY,
+  };
+}
+
+/** "--tz-offset" minutes east of UTC ("60", "-300", "+330"); the host's current offset when absent. */
+export function parseTzOffset(text: string | undefined, now = Date.now()): number {
+  if (text === undefined) return -new Date(now).getTimezoneOffset() || 0;
+  const m = /^[+-]?\d{1,4}$/.exec(text.trim());
+  const minutes = m ? Number(text.trim()) : Number.NaN;
+  if (!Number.isInteger(minutes) || Math.abs(minutes) > 1_440)
+    throw new AdminError(
+      `--tz-offset: invalid offset "${text}": whole minutes east of UTC within ±1440 (e.g. 60 for UTC+1, -300 for UTC-5)`,
+    );
+  return minutes;
+}
+
+/** "+01:00" / "-05:00" for an offset in minutes. */
+export function formatTzOffset(minutes: number): string {
+  const abs = Math.abs(minutes);
+  return `${minutes < 0 ? "-" : "+"}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
+/** Earnings of one node, one owner, or (neither) the whole network, in a time zone. */
+export async function earnings(repo: Repository, opts: { node?: string; owner?: string; tzOffset?: string }, now = Date.now()) {
+  const tz = parseTzOffset(opts.tzOffset, now);
+  if (opts.node !== undefined && !(await repo.getWorker(opts.node))) throw new AdminError(`no worker with node id ${opts.node}`);
+  const filter = {
+    ...(opts.node !== undefined ? { nodeId: opts.node } : {}),
+    ...(opts.owner !== undefined ? { ownerId: opts.owner } : {}),
+  };
+  return { tzOffsetMinutes: tz, ...(await earningsSummary(repo, filter, tz, now)) };
 }

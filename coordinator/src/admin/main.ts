@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-// gogrid-admin: enrolment tokens, API keys, workers, jobs and models, straight in the database.
+// gogrid-admin: enrolment tokens, API keys, workers, jobs, models, prices and earnings, straight in the database.
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { openRepository } from "../db/open.ts";
@@ -182,6 +182,35 @@ export function buildAdmin(withRepo: <T>(fn: (repo: Repository) => Promise<T>) =
   models
     .command("remove <id>")
     .action((id: string) => withRepo(async (repo) => act.removeModel(repo, id).then(() => out(`removed ${id}`))));
+
+  const prices = program.command("prices").description("what contributors earn per model (amounts in USD, e.g. 0.002)");
+  prices
+    .command("set <model>")
+    .description("set the model's price per 1000 tokens")
+    .requiredOption("--per-1k <amount>", "paid per 1000 generated tokens")
+    .option("--prompt-per-1k <amount>", "paid per 1000 prompt tokens", "0")
+    .action((model: string, o: { per1k: string; promptPer1k: string }) =>
+      withRepo(async (repo) => {
+        const p = act.describePrice(await act.setPrice(repo, model, { per1k: o.per1k, promptPer1k: o.promptPer1k }));
+        out(`price of ${p.model}: ${p.per_1k} ${p.currency} per 1000 generated tokens, ${p.prompt_per_1k} per 1000 prompt tokens`);
+      }),
+    );
+  prices.command("list").action(() => withRepo(async (repo) => table((await repo.listPrices()).map(act.describePrice), out)));
+
+  program
+    .command("earnings")
+    .description("credited earnings today, this week (from Monday), this month and in total")
+    .option("--node <id>", "one worker's earnings")
+    .option("--owner <id>", "one contributor's earnings (all their workers)")
+    .option("--tz-offset <minutes>", "time zone of the periods, minutes east of UTC (default: this host's)")
+    .action((o: { node?: string; owner?: string; tzOffset?: string }) =>
+      withRepo(async (repo) => {
+        const e = await act.earnings(repo, o);
+        const who = [o.node ? `node ${o.node}` : "", o.owner ? `owner ${o.owner}` : ""].filter(Boolean).join(", ") || "all workers";
+        out(`earnings of ${who} in ${e.currency}, periods in UTC${act.formatTzOffset(e.tzOffsetMinutes)}`);
+        for (const period of ["today", "week", "month", "total"] as const) out(`${period.padEnd(6)} ${e[period]}`);
+      }),
+    );
   return program;
 }
 
@@ -202,8 +231,14 @@ export async function runAdmin(argv: string[], out: Out = (l) => console.log(l),
     }
   };
   program = buildAdmin(withRepo as <T>(fn: (repo: Repository) => Promise<T>) => Promise<T>, out);
-  program.exitOverride();
-  program.configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) });
+  // Subcommands copy these settings only when created, so each one is set here (else a usage
+  // error in a subcommand would exit the process instead of returning 2).
+  const configure = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) });
+    for (const sub of cmd.commands) configure(sub);
+  };
+  configure(program);
   try {
     await program.parseAsync(argv);
   } catch (e) {

@@ -1,9 +1,10 @@
 // Repository on Postgres (postgres.js via drizzle-orm/postgres-js): several coordinators share one database.
-import { and, asc, eq, isNotNull, isNull, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, isNotNull, isNull, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres, { type Sql } from "postgres";
 import { DatabaseError, describeCause } from "./errors.ts";
+import * as ledger from "./ledger-query.ts";
 import type { Db } from "./pg-jobs.ts";
 import * as jobOps from "./pg-jobs.ts";
 import type {
@@ -17,14 +18,17 @@ import type {
   JobStatus,
   LeaseRequest,
   LedgerEntry,
+  LedgerFilter,
+  LedgerTotals,
   MetricSample,
   ModelRow,
   NewJob,
+  PriceRow,
   Repository,
   WorkerRow,
 } from "./repository.ts";
 import * as rows from "./rows.ts";
-import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, models, workers } from "./schema-pg.ts";
+import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, models, prices, workers } from "./schema-pg.ts";
 import { redactUrl } from "./url.ts";
 
 export const PG_MIGRATIONS = `${import.meta.dir}/migrations/pg`;
@@ -276,11 +280,62 @@ export class PgRepository implements Repository {
     return jobOps.countJobs(this.db, status);
   }
 
-  // earnings and metrics
+  // prices and earnings
+
+  async setPrice(row: PriceRow): Promise<void> {
+    const price = ledger.checkPrice(row);
+    await this.db
+      .insert(prices)
+      .values(price)
+      .onConflictDoUpdate({
+        target: prices.modelId,
+        set: { completionMicrosPer1k: price.completionMicrosPer1k, promptMicrosPer1k: price.promptMicrosPer1k },
+      });
+  }
+
+  async getPrice(modelId: string): Promise<PriceRow | null> {
+    const [row] = await this.db.select().from(prices).where(eq(prices.modelId, modelId));
+    return row ? rows.toPrice(row) : null;
+  }
+
+  async listPrices(): Promise<PriceRow[]> {
+    return (await this.db.select().from(prices).orderBy(asc(prices.modelId))).map(rows.toPrice);
+  }
 
   async creditLedger(entry: LedgerEntry): Promise<boolean> {
     return (await this.db.insert(earningsLedger).values(entry).onConflictDoNothing().returning({ jobId: earningsLedger.jobId })).length > 0;
   }
+
+  async ledgerTotals(filter: LedgerFilter): Promise<LedgerTotals> {
+    const [row] = await this.db
+      .select(ledger.totalsSelect(earningsLedger))
+      .from(earningsLedger)
+      .where(ledger.ledgerWhere(earningsLedger, filter));
+    return ledger.toTotals(row);
+  }
+
+  async ledgerByDay(filter: LedgerFilter, tzOffsetMinutes: number): Promise<{ day: string; amountMicros: number; jobs: number }[]> {
+    const day = ledger.localDayExpr(earningsLedger.at, tzOffsetMinutes);
+    const { amountMicros, jobs } = ledger.totalsSelect(earningsLedger);
+    const found = await this.db
+      .select({ day, amountMicros, jobs })
+      .from(earningsLedger)
+      .where(ledger.ledgerWhere(earningsLedger, filter))
+      .groupBy(day)
+      .orderBy(day);
+    return found.map((r) => ({ day: ledger.dayString(r.day), amountMicros: r.amountMicros, jobs: r.jobs }));
+  }
+
+  async listLedger(filter: LedgerFilter & { limit?: number }): Promise<LedgerEntry[]> {
+    const query = this.db
+      .select()
+      .from(earningsLedger)
+      .where(ledger.ledgerWhere(earningsLedger, filter))
+      .orderBy(desc(earningsLedger.at), desc(earningsLedger.jobId));
+    return (await (filter.limit !== undefined ? query.limit(filter.limit) : query)).map(rows.toLedgerEntry);
+  }
+
+  // metrics
 
   async insertMetricSamples(samples: MetricSample[]): Promise<void> {
     if (samples.length === 0) return;

@@ -11,6 +11,7 @@ import { accountTests } from "./suite/accounts.ts";
 import { concurrencyTests } from "./suite/concurrency.ts";
 import type { SuiteContext } from "./suite/context.ts";
 import { jobTests } from "./suite/jobs.ts";
+import { ledgerTests } from "./suite/ledger.ts";
 import { type FreshPostgres, freshPostgresUrl, freshSqlite, postgresTestsDisabled } from "./testing.ts";
 
 // Postgres: creating a database and migrating it takes a moment on a busy machine.
@@ -80,6 +81,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     accountTests(ctx);
     jobTests(ctx);
     concurrencyTests(ctx);
+    ledgerTests(ctx);
   });
 }
 

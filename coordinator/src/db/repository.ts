@@ -164,6 +164,29 @@ export interface LedgerEntry {
   at: number;
 }
 
+export interface PriceRow {
+  modelId: string;
+  /** Micro-units of the currency per 1000 generated tokens. */
+  completionMicrosPer1k: number;
+  /** Micro-units per 1000 prompt tokens (0 = prompt tokens are free). */
+  promptMicrosPer1k: number;
+}
+
+/** Which ledger entries to add up: one node's, one owner's, or all; [since, until). */
+export interface LedgerFilter {
+  nodeId?: string;
+  ownerId?: string;
+  since?: number;
+  until?: number;
+}
+
+export interface LedgerTotals {
+  amountMicros: number;
+  jobs: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
 export interface Repository {
   readonly dialect: "sqlite" | "postgres";
 
@@ -240,9 +263,21 @@ export interface Repository {
   listAttempts(jobId: string): Promise<JobAttemptRow[]>;
   countJobs(status: JobStatus): Promise<number>;
 
-  // earnings (issue 5) and metrics
+  // prices and earnings
+  /** Inserts or replaces the model's price; both rates must be non-negative safe integers (RangeError). */
+  setPrice(row: PriceRow): Promise<void>;
+  getPrice(modelId: string): Promise<PriceRow | null>;
+  listPrices(): Promise<PriceRow[]>;
   /** Inserts the entry unless one exists for the job; true when inserted. */
   creditLedger(entry: LedgerEntry): Promise<boolean>;
+  ledgerTotals(filter: LedgerFilter): Promise<LedgerTotals>;
+  /**
+   * Credits per calendar day, days taken in a time zone `tzOffsetMinutes` east of UTC
+   * (e.g. +60 for CET); days without credits are left out. `day` is YYYY-MM-DD.
+   */
+  ledgerByDay(filter: LedgerFilter, tzOffsetMinutes: number): Promise<{ day: string; amountMicros: number; jobs: number }[]>;
+  /** Entries newest first (at, then jobId, descending); at most `limit`. */
+  listLedger(filter: LedgerFilter & { limit?: number }): Promise<LedgerEntry[]>;
   insertMetricSamples(samples: MetricSample[]): Promise<void>;
 
   close(): Promise<void>;

@@ -1,6 +1,16 @@
 // Row mapping shared by both dialects: database records → the Repository's row types, and the
 // job state transitions (fail, expire) both implementations apply identically.
-import type { ApiKeyRow, CertificateRow, EnrolmentTokenRow, JobAttemptRow, JobRow, ModelRow, WorkerRow } from "./repository.ts";
+import type {
+  ApiKeyRow,
+  CertificateRow,
+  EnrolmentTokenRow,
+  JobAttemptRow,
+  JobRow,
+  LedgerEntry,
+  ModelRow,
+  PriceRow,
+  WorkerRow,
+} from "./repository.ts";
 
 // Each mapper copies exactly the interface's fields: dialect-only columns (jobs.seq) stay behind.
 
@@ -59,6 +69,23 @@ export function toApiKey(r: ApiKeyRow): ApiKeyRow {
 
 export function toModel(r: ModelRow): ModelRow {
   return { id: r.id, source: r.source, sha256: r.sha256, sizeBytes: r.sizeBytes, contextLength: r.contextLength, createdAt: r.createdAt };
+}
+
+export function toPrice(r: PriceRow): PriceRow {
+  return { modelId: r.modelId, completionMicrosPer1k: r.completionMicrosPer1k, promptMicrosPer1k: r.promptMicrosPer1k };
+}
+
+export function toLedgerEntry(r: LedgerEntry): LedgerEntry {
+  return {
+    jobId: r.jobId,
+    nodeId: r.nodeId,
+    ownerId: r.ownerId,
+    model: r.model,
+    promptTokens: r.promptTokens,
+    completionTokens: r.completionTokens,
+    amountMicros: r.amountMicros,
+    at: r.at,
+  };
 }
 
 export function toJob(r: JobRow): JobRow {

@@ -1,9 +1,10 @@
 // Repository on bun:sqlite (drizzle-orm/bun-sqlite): the embedded, single-instance default.
 import { Database } from "bun:sqlite";
-import { and, asc, eq, isNotNull, isNull, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, isNotNull, isNull, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { DatabaseError, describeCause } from "./errors.ts";
+import * as ledger from "./ledger-query.ts";
 import type {
   ApiKeyRow,
   CertificateRow,
@@ -15,14 +16,17 @@ import type {
   JobStatus,
   LeaseRequest,
   LedgerEntry,
+  LedgerFilter,
+  LedgerTotals,
   MetricSample,
   ModelRow,
   NewJob,
+  PriceRow,
   Repository,
   WorkerRow,
 } from "./repository.ts";
 import * as rows from "./rows.ts";
-import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, models, workers } from "./schema-sqlite.ts";
+import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, models, prices, workers } from "./schema-sqlite.ts";
 import * as jobOps from "./sqlite-jobs.ts";
 import { type Db, immediate, type Tx } from "./sqlite-jobs.ts";
 
@@ -281,11 +285,65 @@ export class SqliteRepository implements Repository {
     return jobOps.countJobs(this.db, status);
   }
 
-  // earnings and metrics
+  // prices and earnings
+
+  async setPrice(row: PriceRow): Promise<void> {
+    const price = ledger.checkPrice(row);
+    this.db
+      .insert(prices)
+      .values(price)
+      .onConflictDoUpdate({
+        target: prices.modelId,
+        set: { completionMicrosPer1k: price.completionMicrosPer1k, promptMicrosPer1k: price.promptMicrosPer1k },
+      })
+      .run();
+  }
+
+  async getPrice(modelId: string): Promise<PriceRow | null> {
+    const row = this.db.select().from(prices).where(eq(prices.modelId, modelId)).get();
+    return row ? rows.toPrice(row) : null;
+  }
+
+  async listPrices(): Promise<PriceRow[]> {
+    return this.db.select().from(prices).orderBy(asc(prices.modelId)).all().map(rows.toPrice);
+  }
 
   async creditLedger(entry: LedgerEntry): Promise<boolean> {
     return this.db.insert(earningsLedger).values(entry).onConflictDoNothing().returning({ jobId: earningsLedger.jobId }).all().length > 0;
   }
+
+  async ledgerTotals(filter: LedgerFilter): Promise<LedgerTotals> {
+    const row = this.db
+      .select(ledger.totalsSelect(earningsLedger))
+      .from(earningsLedger)
+      .where(ledger.ledgerWhere(earningsLedger, filter))
+      .get();
+    return ledger.toTotals(row);
+  }
+
+  async ledgerByDay(filter: LedgerFilter, tzOffsetMinutes: number): Promise<{ day: string; amountMicros: number; jobs: number }[]> {
+    const day = ledger.localDayExpr(earningsLedger.at, tzOffsetMinutes);
+    const { amountMicros, jobs } = ledger.totalsSelect(earningsLedger);
+    const found = this.db
+      .select({ day, amountMicros, jobs })
+      .from(earningsLedger)
+      .where(ledger.ledgerWhere(earningsLedger, filter))
+      .groupBy(day)
+      .orderBy(day)
+      .all();
+    return found.map((r) => ({ day: ledger.dayString(r.day), amountMicros: r.amountMicros, jobs: r.jobs }));
+  }
+
+  async listLedger(filter: LedgerFilter & { limit?: number }): Promise<LedgerEntry[]> {
+    const query = this.db
+      .select()
+      .from(earningsLedger)
+      .where(ledger.ledgerWhere(earningsLedger, filter))
+      .orderBy(desc(earningsLedger.at), desc(earningsLedger.jobId));
+    return (filter.limit !== undefined ? query.limit(filter.limit).all() : query.all()).map(rows.toLedgerEntry);
+  }
+
+  // metrics
 
   async insertMetricSamples(samples: MetricSample[]): Promise<void> {
     if (samples.length === 0) return;

@@ -1,0 +1,115 @@
+// Crediting completed jobs to the ledger exactly once, and a contributor's earnings per period.
+import type { Earnings } from "@gogrid/protocol";
+import { checkTzOffset } from "../db/ledger-query.ts";
+import type { JobRow, LedgerFilter, Repository } from "../db/repository.ts";
+import { CURRENCY, formatAmount, priceMicros } from "./pricing.ts";
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+/** Why a call credited nothing. */
+export type NoCreditReason =
+  /** No job with that id. */
+  | "unknown_job"
+  /** The job is not (or not yet) completed: queued, running, failed, cancelled or dead. */
+  | "not_completed"
+  /** Completed without generated tokens: nothing to pay for. */
+  | "no_output"
+  /** The job was completed by another worker (this caller's attempt was fenced out). */
+  | "other_worker"
+  /** The ledger already holds this job's entry (an earlier or concurrent call made it). */
+  | "already_credited";
+
+export type CreditResult = { credited: true; amountMicros: number } | { credited: false; amountMicros: 0; reason: NoCreditReason };
+
+/**
+ * Credits a completed job to the worker `nodeId` (and its owner) once; safe to call again, late,
+ * or concurrently: the job id is the ledger's idempotency key and only the call whose insert
+ * happened adds the API key's usage (tokens and cost). The job is read back from the repository,
+ * so `job` may be any copy of it (only its id is used) and the stored status decides:
+ * - only `completed` jobs with completionTokens > 0 are credited (never failed, cancelled, dead or
+ *   zero-output ones), and only to the worker that completed it (its workerId);
+ * - the amount is priceMicros(getPrice(model), prompt, completion); a model without a price is
+ *   still credited with amount 0, so its usage (tokens, jobs) shows in the ledger and the key.
+ */
+export async function creditCompletedJob(repo: Repository, job: Pick<JobRow, "id">, nodeId: string, now: number): Promise<CreditResult> {
+  const stored = await repo.getJob(job.id);
+  if (!stored) return { credited: false, amountMicros: 0, reason: "unknown_job" };
+  if (stored.status !== "completed") return { credited: false, amountMicros: 0, reason: "not_completed" };
+  const completionTokens = stored.completionTokens ?? 0;
+  if (!(completionTokens > 0)) return { credited: false, amountMicros: 0, reason: "no_output" };
+  if (stored.workerId !== null && stored.workerId !== nodeId) return { credited: false, amountMicros: 0, reason: "other_worker" };
+  const promptTokens = Math.max(0, stored.promptTokens ?? 0);
+
+  const [worker, price] = await Promise.all([repo.getWorker(nodeId), repo.getPrice(stored.model)]);
+  const amountMicros = priceMicros(price, promptTokens, completionTokens);
+  const inserted = await repo.creditLedger({
+    jobId: stored.id,
+    nodeId,
+    ownerId: worker?.ownerId ?? null,
+    model: stored.model,
+    promptTokens,
+    completionTokens,
+    amountMicros,
+    at: now,
+  });
+  if (!inserted) return { credited: false, amountMicros: 0, reason: "already_credited" };
+  if (stored.apiKeyId !== null) await repo.addApiKeyUsage(stored.apiKeyId, promptTokens, completionTokens, amountMicros);
+  return { credited: true, amountMicros };
+}
+
+/** Start (epoch ms) of each period, in a time zone `tzOffsetMinutes` east of UTC. */
+export interface PeriodStarts {
+  /** Local midnight today. */
+  today: number;
+  /** Local Monday 00:00 of this week (ISO weeks start on Monday). */
+  week: number;
+  /** Local 00:00 on the 1st of this month. */
+  month: number;
+}
+
+/** Refuses offsets that are not whole minutes within ±1440 (RangeError). */
+export function periodStarts(now: number, tzOffsetMinutes: number): PeriodStarts {
+  const offset = checkTzOffset(tzOffsetMinutes) * MINUTE;
+  // Local wall-clock time written as if it were UTC, so the UTC calendar functions give local fields.
+  const localMidnight = Math.floor((now + offset) / DAY) * DAY;
+  const date = new Date(localMidnight);
+  const sinceMonday = (date.getUTCDay() + 6) % 7;
+  return {
+    today: localMidnight - offset,
+    week: localMidnight - sinceMonday * DAY - offset,
+    month: Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1) - offset,
+  };
+}
+
+/**
+ * One node's (or owner's; or everyone's when neither is given) earnings as the protocol's
+ * `Earnings`: credits since local midnight, since local Monday 00:00, since the local 1st, and
+ * all time. Periods start in the contributor's time zone (`tzOffsetMinutes` east of UTC) and run
+ * to the present (entries dated after `now`, from clock skew, count too).
+ */
+export async function earningsSummary(
+  repo: Repository,
+  filter: { nodeId?: string; ownerId?: string },
+  tzOffsetMinutes: number,
+  now: number,
+): Promise<Earnings> {
+  const starts = periodStarts(now, tzOffsetMinutes);
+  const base: LedgerFilter = {
+    ...(filter.nodeId !== undefined ? { nodeId: filter.nodeId } : {}),
+    ...(filter.ownerId !== undefined ? { ownerId: filter.ownerId } : {}),
+  };
+  const [today, week, month, total] = await Promise.all([
+    repo.ledgerTotals({ ...base, since: starts.today }),
+    repo.ledgerTotals({ ...base, since: starts.week }),
+    repo.ledgerTotals({ ...base, since: starts.month }),
+    repo.ledgerTotals(base),
+  ]);
+  return {
+    today: formatAmount(today.amountMicros),
+    week: formatAmount(week.amountMicros),
+    month: formatAmount(month.amountMicros),
+    total: formatAmount(total.amountMicros),
+    currency: CURRENCY,
+  };
+}
