@@ -86,6 +86,37 @@ for (const dialect of dialects) {
       expect(done.length).toBe(4);
     });
 
+    test("a completed job is credited once at the model's price; the worker hears it in heartbeat_ack", async () => {
+      for (const w of workers.splice(0)) w.close();
+      await until(() => c.gateway.slots().length === 0, 5000, "old workers gone");
+      await c.repo.setPrice({ modelId: "stories260K", completionMicrosPer1k: 2_000_000, promptMicrosPer1k: 0 }); // 2.00 per 1000 tokens
+      const w = await worker();
+      const r = await client.completions.create({ model: "stories260K", prompt: "pay me", max_tokens: 16 });
+      const job = await c.repo.getJob(w.assignments[0]?.job_id as string);
+      const tokens = job?.completionTokens as number;
+      expect(r.usage?.completion_tokens).toBe(tokens);
+      const totals = await c.repo.ledgerTotals({ nodeId: w.id.nodeId });
+      expect(totals).toMatchObject({ jobs: 1, completionTokens: tokens, amountMicros: Math.floor((tokens * 2_000_000) / 1000) });
+      w.send({
+        type: "heartbeat",
+        status: "idle",
+        stats: {
+          cpu_percent: 1,
+          memory_percent: 1,
+          jobs_running: 0,
+          jobs_completed: 1,
+          tokens_generated: tokens,
+          throttled_requests: 0,
+          uptime_secs: 1,
+        },
+      });
+      await until(() => w.received.some((m) => m.type === "heartbeat_ack"), 3000, "heartbeat_ack");
+      const ack = w.received.find((m) => m.type === "heartbeat_ack") as { earnings: { today: string; total: string } };
+      expect(Number(ack.earnings.today)).toBeCloseTo((tokens * 2) / 1000, 6);
+      expect(ack.earnings.total).toBe(ack.earnings.today);
+      await c.repo.setPrice({ modelId: "stories260K", completionMicrosPer1k: 0, promptMicrosPer1k: 0 });
+    });
+
     test("errors reach the openai client as OpenAI errors", async () => {
       const unknown = await client.completions.create({ model: "nope", prompt: "x" }).catch((e) => e);
       expect(unknown.status).toBe(404);

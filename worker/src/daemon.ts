@@ -165,6 +165,7 @@ export class WorkerDaemon {
       resource_mode: this.monitor.stats().mode,
       version: WORKER_VERSION,
       os: osName(),
+      utc_offset_minutes: -new Date().getTimezoneOffset(),
       arch: arch() === "arm64" ? ("arm64" as const) : ("x64" as const),
     };
   }

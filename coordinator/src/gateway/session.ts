@@ -13,6 +13,7 @@ import {
   type WorkerToCoordinator,
 } from "@gogrid/protocol";
 import type { JobRow, Repository } from "../db/repository.ts";
+import { creditCompletedJob, earningsSummary } from "../earnings/ledger.ts";
 import type { Bus } from "../jobs/bus.ts";
 import { splitForBus } from "../jobs/bus.ts";
 import { retryDelay, type WorkerSlot } from "../jobs/scheduler.ts";
@@ -24,6 +25,8 @@ export interface GatewayContext {
   bus: Bus;
   instanceId: string;
   heartbeatSecs: number;
+  /** After a job completed and was credited (metrics). */
+  jobCompleted?: (jobId: string, creditedMicros: number) => void;
   /** Issues and stores a new certificate for the node from its CSR (renewal). */
   renewCertificate(nodeId: string, csr: string): Promise<{ pem: string; serial: string; notAfter: number }>;
   /** Where workers download a model the registry keeps as a local file (https on the worker port). */
@@ -66,6 +69,8 @@ export class WorkerSession implements WorkerSlot {
   status = "connecting";
   capacity = 1;
   models: string[] = [];
+  /** The contributor's clock, minutes east of UTC (from `register`). */
+  utcOffsetMinutes = 0;
   private nonce = "";
   private invalid = 0;
   readonly attempts = new Map<string, Attempt>();
@@ -160,6 +165,7 @@ export class WorkerSession implements WorkerSlot {
 
   private async onRegister(m: Msg<"register">): Promise<void> {
     this.capacity = m.capabilities.max_concurrent_jobs;
+    this.utcOffsetMinutes = m.utc_offset_minutes ?? 0;
     this.models = m.capabilities.models;
     const { type: _t, id: _i, ts: _ts, ...info } = m;
     await this.ctx.repo.updateWorker(this.nodeId, {
@@ -189,7 +195,7 @@ export class WorkerSession implements WorkerSlot {
         this.send({
           type: "heartbeat_ack",
           server_time: this.ctx.now(),
-          earnings: { today: "0", week: "0", month: "0", total: "0", currency: "USD" },
+          earnings: await earningsSummary(this.ctx.repo, { nodeId: this.nodeId }, this.utcOffsetMinutes, this.ctx.now()),
         });
         if (was !== m.status && m.status === "idle") this.ctx.trigger();
         return;
@@ -270,7 +276,12 @@ export class WorkerSession implements WorkerSlot {
         },
         this.ctx.now(),
       );
-      if (done) await this.ctx.bus.publish({ kind: "job_finished", jobId: a.jobId });
+      if (done) {
+        // credited exactly once: the ledger's key is the job id
+        const credit = await creditCompletedJob(this.ctx.repo, { id: a.jobId }, this.nodeId, this.ctx.now());
+        this.ctx.jobCompleted?.(a.jobId, credit.amountMicros);
+        await this.ctx.bus.publish({ kind: "job_finished", jobId: a.jobId });
+      }
     } else if (m.status === "failed") {
       await this.endAttempt(a, m.error ?? { code: "worker_failed", message: "the worker reported a failure" });
     } else {

@@ -72,6 +72,8 @@ export const RegisterMessage = defineMessage(
     version: SemVer,
     os: WorkerOs,
     arch: WorkerArch,
+    /** Minutes east of UTC of the contributor's clock, so "earned today" means their today. */
+    utc_offset_minutes: Type.Optional(Type.Integer({ minimum: -1440, maximum: 1440 })),
   },
   "Worker's identity, hardware and capabilities.",
 );
