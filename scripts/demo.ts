@@ -1,11 +1,12 @@
 // `bun run demo`: a coordinator (SQLite, its own dev CA) and one enrolled worker on loopback.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createKey, createToken } from "../coordinator/src/admin/actions.ts";
 import { loadConfig } from "../coordinator/src/config/load.ts";
 import { startCoordinator } from "../coordinator/src/coordinator.ts";
+import { setDashboardPassword } from "../coordinator/src/dashboard/index.ts";
 import { writeTinyModel } from "../native/src/gguf/writer.ts";
 import { validateConfig } from "../worker/src/config.ts";
 import { WorkerDaemon } from "../worker/src/daemon.ts";
@@ -99,6 +100,9 @@ async function main(): Promise<void> {
     createdAt: Date.now(),
   });
   const key = await createKey(coordinator.repo, "demo");
+  // the dashboard's sign-in: a fresh password each run, shown once on stderr
+  const dashboardPassword = randomBytes(12).toString("base64url");
+  await setDashboardPassword(coordinatorConfig.dataDir, dashboardPassword);
   const token = await createToken(coordinator.repo, { ttlMs: 600_000, label: "demo worker" });
 
   const paths = workerPaths({ ...process.env, GOGRID_HOME: join(dataDir, "worker") });
@@ -118,8 +122,9 @@ async function main(): Promise<void> {
     await Bun.sleep(50);
   }
   say(`model ${model.id}; worker ${daemon.identity.nodeId} on ${daemon.engine.backendName}; logs in ${paths.logDir}`);
+  say(`dashboard ${coordinator.apiUrl}/dashboard, password ${dashboardPassword}`);
   console.log(
-    `GOGRID_API_URL=${coordinator.apiUrl}/v1 GOGRID_API_KEY=${key.key} GOGRID_MODEL=${model.id} GOGRID_CONTROL=${paths.controlEndpoint}`,
+    `GOGRID_API_URL=${coordinator.apiUrl}/v1 GOGRID_API_KEY=${key.key} GOGRID_DASHBOARD=${coordinator.apiUrl}/dashboard GOGRID_MODEL=${model.id} GOGRID_CONTROL=${paths.controlEndpoint}`,
   );
 
   await new Promise<void>((r) => {

@@ -1,12 +1,14 @@
 // Wires one coordinator instance: PKI, database, event bus, job service, scheduler, both ports.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { Server } from "bun";
 import { Elysia } from "elysia";
 import postgres from "postgres";
 import { errorHandling } from "./api/app.ts";
 import { jobRoutes } from "./api/jobs/index.ts";
 import { openAiRoutes } from "./api/openai/index.ts";
 import type { Config } from "./config/settings.ts";
+import { dashboardRoutes } from "./dashboard/index.ts";
 import { openRepository } from "./db/open.ts";
 import type { Repository } from "./db/repository.ts";
 import { enrolmentRoutes } from "./enrolment/index.ts";
@@ -14,6 +16,8 @@ import { Gateway } from "./gateway/server.ts";
 import { type Bus, LocalBus, PgBus, type WorkerPush } from "./jobs/bus.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
 import { JobService } from "./jobs/service.ts";
+import { CoordinatorMetrics, httpMetrics, metricsRoutes, type WorkerState } from "./metrics/index.ts";
+import { openApiDocs } from "./openapi/index.ts";
 import { loadOrCreatePki, type Pki } from "./pki/index.ts";
 
 export type LogFn = (level: "debug" | "info" | "warn" | "error", message: string) => void;
@@ -27,6 +31,7 @@ export interface Coordinator {
   jobs: JobService;
   gateway: Gateway;
   scheduler: Scheduler;
+  metrics: CoordinatorMetrics;
   /**
    * Sends a command (pause / resume / restart) or config change to one worker or, with
    * nodeId null, to all, wherever their sockets are. Resolves once published.
@@ -80,7 +85,18 @@ export async function startCoordinator(
   const instanceId = config.instanceId || crypto.randomUUID();
   const leaseMs = config.leaseSecs * 1000;
 
+  const metrics = new CoordinatorMetrics({
+    defaultMetrics: true,
+    workerCounts: async () => {
+      const counts: Partial<Record<WorkerState, number>> = {};
+      for (const w of await repo.listWorkers()) if (w.revokedAt === null) counts[w.status] = (counts[w.status] ?? 0) + 1;
+      return counts;
+    },
+    queueDepth: () => repo.countJobs("queued"),
+    onCollectError: (source, e) => log("warn", `metrics ${source}: ${(e as Error).message}`),
+  });
   const jobs = new JobService(repo, bus, {
+    metrics,
     instanceId,
     queueLimit: config.queueLimit,
     maxAttempts: config.maxAttempts,
@@ -99,6 +115,7 @@ export async function startCoordinator(
     bus,
     instanceId,
     heartbeatSecs: config.heartbeatSecs,
+    metrics,
     renewCertificate: async (nodeId, csr) => {
       const cert = await pki.signCsr(csr, nodeId);
       const row = { serial: cert.serial, nodeId, pem: cert.pem, notBefore: cert.notBefore.getTime(), notAfter: cert.notAfter.getTime() };
@@ -114,7 +131,7 @@ export async function startCoordinator(
   const scheduler = new Scheduler(
     repo,
     bus,
-    { leaseMs, retryBaseMs: config.retryBaseMs, offlineAfterMs: config.offlineAfterSecs * 1000 },
+    { leaseMs, retryBaseMs: config.retryBaseMs, offlineAfterMs: config.offlineAfterSecs * 1000, metrics },
     () => gateway.slots(),
   );
   gateway.onWorkAvailable = () => scheduler.trigger();
@@ -132,7 +149,18 @@ export async function startCoordinator(
 
   const workerUrl = `wss://${hostForUrl(config.workerHost)}:${gateway.port}`;
   const app = new Elysia()
+    .use(httpMetrics(metrics)) // first: it only sees routes added after it
     .use(errorHandling((level, message) => log(level, message)))
+    .use(metricsRoutes(metrics, config.metricsToken ? { token: config.metricsToken } : {}))
+    .use(openApiDocs(config.publicUrl ? { serverUrl: config.publicUrl } : {}))
+    .use(
+      dashboardRoutes({
+        repo,
+        dataDir: config.dataDir,
+        secureCookies: config.publicUrl.startsWith("https:"),
+        clientIp: (req: Request): string | undefined => api.requestIP(req)?.address,
+      }),
+    )
     .get("/healthz", () => ({ ok: true, instance: instanceId }))
     .use(openAiRoutes({ repo, jobs, limits: { maxPromptChars: config.maxPromptChars, maxTokens: config.maxTokens } }))
     .use(
@@ -144,7 +172,13 @@ export async function startCoordinator(
       }),
     )
     .use(enrolmentRoutes({ repo, pki, workerUrl: () => workerUrl }));
-  const api = Bun.serve({ hostname: config.apiHost, port: config.apiPort, fetch: (req) => app.handle(req), idleTimeout: 0 });
+  // (the dashboard's clientIp above reads `api` per request, after this line has run)
+  const api: Server<undefined> = Bun.serve({
+    hostname: config.apiHost,
+    port: config.apiPort,
+    fetch: (req) => app.handle(req),
+    idleTimeout: 0,
+  });
   const apiUrl = config.publicUrl || `http://${hostForUrl(config.apiHost)}:${api.port}`;
   log("info", `coordinator ${instanceId}: API ${apiUrl}, workers ${workerUrl}, database ${repo.dialect}`);
 
@@ -157,6 +191,7 @@ export async function startCoordinator(
     jobs,
     gateway,
     scheduler,
+    metrics,
     pushToWorkers: (nodeId, message) => bus.publish({ kind: "worker_push", nodeId, message }),
     async revokeWorker(nodeId, reason) {
       const serials = await repo.revokeWorker(nodeId, reason, Date.now());

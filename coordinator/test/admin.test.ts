@@ -1,6 +1,9 @@
 // gogrid-admin against a running coordinator's SQLite database, from outside its process.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { runAdmin } from "../src/admin/main.ts";
+import { verifyDashboardPassword } from "../src/dashboard/index.ts";
 import { SHARED_MODEL, start, until } from "./harness.ts";
 import { enrol, SimWorker } from "./sim-worker.ts";
 
@@ -85,6 +88,29 @@ describe("gogrid-admin", () => {
     expect(res.status).toBe(409);
     expect((await admin("jobs", "list", "--status", "bogus")).err).toContain('invalid status "bogus"');
     w.close();
+  });
+
+  test("dashboard-password: too short is refused; a good one is stored hashed (0600) and verifies", async () => {
+    const run = (pw: string) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      return runAdmin(
+        ["bun", "gogrid-admin", "--data-dir", dataDir, "dashboard-password"],
+        (l) => out.push(l),
+        (l) => err.push(l),
+        async () => pw,
+      ).then((code) => ({ code, out: out.join("\n"), err: err.join("\n") }));
+    };
+    const short = await run("short");
+    expect(short.code).toBe(2);
+    expect(short.err).toContain("12");
+    const ok = await run("correct horse battery staple");
+    expect(ok.code).toBe(0);
+    const file = join(dataDir, "dashboard.json");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(await Bun.file(file).text()).not.toContain("correct horse");
+    expect(await verifyDashboardPassword(dataDir, "correct horse battery staple")).toBe(true);
+    expect(await verifyDashboardPassword(dataDir, "wrong password here")).toBe(false);
   });
 
   test("usage errors exit 2 with the bad value named", async () => {

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import OpenAI from "openai";
 import { type FreshPostgres, freshPostgresUrl, postgresTestsDisabled } from "../src/db/testing.ts";
+import { parseExposition, value } from "../src/metrics/test-support.ts";
 import { addModel, apiKey, enrolmentToken, start, until } from "./harness.ts";
 import { type Behaviour, enrol, SimWorker } from "./sim-worker.ts";
 
@@ -115,6 +116,23 @@ for (const dialect of dialects) {
       expect(Number(ack.earnings.today)).toBeCloseTo((tokens * 2) / 1000, 6);
       expect(ack.earnings.total).toBe(ack.earnings.today);
       await c.repo.setPrice({ modelId: "stories260K", completionMicrosPer1k: 0, promptMicrosPer1k: 0 });
+    });
+
+    test("/metrics after jobs: outcomes, tokens, queue wait, workers by state; /openapi/json documents the API", async () => {
+      const e = parseExposition(await (await fetch(`${c.apiUrl}/metrics`)).text());
+      expect(value(e, "gogrid_jobs_total", { outcome: "completed" })).toBeGreaterThanOrEqual(4);
+      expect(value(e, "gogrid_jobs_total", { outcome: "rejected" })).toBeGreaterThanOrEqual(1); // the 503 with no worker
+      expect(value(e, "gogrid_tokens_total", { kind: "completion" })).toBeGreaterThan(0);
+      expect(value(e, "gogrid_queue_wait_seconds_count")).toBeGreaterThanOrEqual(4);
+      expect(value(e, "gogrid_time_to_first_token_seconds_count")).toBeGreaterThanOrEqual(1);
+      expect(value(e, "gogrid_workers", { state: "idle" })).toBeGreaterThanOrEqual(1);
+      expect(value(e, "gogrid_queue_depth")).toBe(0);
+      expect(value(e, "gogrid_http_requests_total", { route: "/v1/completions", status: "200" })).toBeGreaterThanOrEqual(1);
+      const doc = (await (await fetch(`${c.apiUrl}/openapi/json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+      expect(doc.openapi).toMatch(/^3\./);
+      expect(Object.keys(doc.paths)).toEqual(
+        expect.arrayContaining(["/v1/models", "/v1/completions", "/v1/chat/completions", "/api/v1/jobs"]),
+      );
     });
 
     test("errors reach the openai client as OpenAI errors", async () => {

@@ -2,6 +2,7 @@
 // gogrid-admin: enrolment tokens, API keys, workers, jobs, models, prices and earnings, straight in the database.
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, loadConfig } from "../config/load.ts";
+import { DashboardAuthError, setDashboardPassword } from "../dashboard/index.ts";
 import { openRepository } from "../db/open.ts";
 import type { Repository } from "../db/repository.ts";
 import * as act from "./actions.ts";
@@ -29,7 +30,12 @@ function positiveInt(name: string) {
   };
 }
 
-export function buildAdmin(withRepo: <T>(fn: (repo: Repository) => Promise<T>) => Promise<T>, out: Out): Command {
+export function buildAdmin(
+  withRepo: <T>(fn: (repo: Repository) => Promise<T>) => Promise<T>,
+  out: Out,
+  dataDir: () => string,
+  readSecret: (prompt: string) => Promise<string>,
+): Command {
   const program = new Command()
     .name("gogrid-admin")
     .description("Administer a GoGrid coordinator's database (run on the coordinator host)")
@@ -211,26 +217,69 @@ export function buildAdmin(withRepo: <T>(fn: (repo: Repository) => Promise<T>) =
         for (const period of ["today", "week", "month", "total"] as const) out(`${period.padEnd(6)} ${e[period]}`);
       }),
     );
+
+  program
+    .command("dashboard-password")
+    .description("set the dashboard's admin password (read from the terminal without echo, or from standard input)")
+    .action(async () => {
+      const password = await readSecret("new dashboard password: ");
+      await setDashboardPassword(dataDir(), password);
+      out(`dashboard password set (hashed in ${dataDir()}/dashboard.json); it works at the next sign-in`);
+    });
   return program;
 }
 
-export async function runAdmin(argv: string[], out: Out = (l) => console.log(l), err: Out = (l) => console.error(l)): Promise<number> {
+/** A secret from the terminal (no echo) or, when piped, the first line of standard input. */
+export async function readSecret(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const text = await new Response(Bun.stdin.stream()).text();
+    return text.split(/\r?\n/)[0] ?? "";
+  }
+  process.stderr.write(prompt);
+  process.stdin.setRawMode(true);
+  let secret = "";
+  try {
+    for await (const chunk of process.stdin) {
+      for (const ch of String(chunk)) {
+        if (ch === "\r" || ch === "\n") return secret;
+        if (ch === "\u0003") throw new act.AdminError("cancelled");
+        if (ch === "\u007f") secret = secret.slice(0, -1);
+        else secret += ch;
+      }
+    }
+    return secret;
+  } finally {
+    process.stdin.setRawMode(false);
+    process.stdin.pause();
+    process.stderr.write("\n");
+  }
+}
+
+export async function runAdmin(
+  argv: string[],
+  out: Out = (l) => console.log(l),
+  err: Out = (l) => console.error(l),
+  secret: (prompt: string) => Promise<string> = readSecret,
+): Promise<number> {
   let code = 0;
   let program: Command | null = null;
-  const withRepo = async <T>(fn: (repo: Repository) => Promise<T>): Promise<T | undefined> => {
+  const config = () => {
     const g = (program as Command).opts<{ dataDir?: string; databaseUrl?: string; config?: string }>();
-    const config = loadConfig({
+    return loadConfig({
       flags: { ...(g.dataDir ? { dataDir: g.dataDir } : {}), ...(g.databaseUrl ? { databaseUrl: g.databaseUrl } : {}) },
       ...(g.config ? { configFile: g.config } : {}),
     });
-    const repo = await openRepository(config.databaseUrl || `${config.dataDir}/gogrid.db`, { dataDir: config.dataDir });
+  };
+  const withRepo = async <T>(fn: (repo: Repository) => Promise<T>): Promise<T | undefined> => {
+    const cfg = config();
+    const repo = await openRepository(cfg.databaseUrl || `${cfg.dataDir}/gogrid.db`, { dataDir: cfg.dataDir });
     try {
       return await fn(repo);
     } finally {
       await repo.close();
     }
   };
-  program = buildAdmin(withRepo as <T>(fn: (repo: Repository) => Promise<T>) => Promise<T>, out);
+  program = buildAdmin(withRepo as <T>(fn: (repo: Repository) => Promise<T>) => Promise<T>, out, () => config().dataDir, secret);
   // Subcommands copy these settings only when created, so each one is set here (else a usage
   // error in a subcommand would exit the process instead of returning 2).
   const configure = (cmd: Command): void => {
@@ -245,7 +294,7 @@ export async function runAdmin(argv: string[], out: Out = (l) => console.log(l),
     const c = (e as { code?: string; exitCode?: number }).code;
     if (c === "commander.helpDisplayed" || c === "commander.version" || c === "commander.help") return 0;
     if (c?.startsWith("commander.")) return 2;
-    if (e instanceof act.AdminError || e instanceof ConfigError) {
+    if (e instanceof act.AdminError || e instanceof ConfigError || e instanceof DashboardAuthError) {
       err(`gogrid-admin: ${e.message}`);
       return 2;
     }

@@ -140,6 +140,12 @@ export const SETTINGS = {
     max: 1_000_000,
     description: "highest max_tokens a request may ask",
   }),
+  metricsToken: s({
+    key: "metrics.token",
+    type: "string",
+    default: "",
+    description: "bearer token /metrics requires (empty: open, keep the API port private)",
+  }),
   enrolmentTokenTtlSecs: s({
     key: "enrolment.token_ttl_secs",
     type: "int",

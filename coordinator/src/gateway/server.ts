@@ -80,7 +80,8 @@ export class Gateway {
         message(ws: ServerWebSocket<SocketData>, message: string | Buffer) {
           void ws.data.session?.receive(typeof message === "string" ? message : new Uint8Array(message));
         },
-        close(ws: ServerWebSocket<SocketData>) {
+        close(ws: ServerWebSocket<SocketData>, code: number) {
+          if (code !== 1000 && code !== 1001) options.metrics?.wsError("closed_abnormally");
           void ws.data.session?.closedByPeer();
         },
       },

@@ -18,6 +18,7 @@ import type { Bus } from "../jobs/bus.ts";
 import { splitForBus } from "../jobs/bus.ts";
 import { retryDelay, type WorkerSlot } from "../jobs/scheduler.ts";
 import type { JobRequest } from "../jobs/types.ts";
+import type { CoordinatorMetrics } from "../metrics/index.ts";
 import { verifyChallengeSignature } from "../pki/verify.ts";
 
 export interface GatewayContext {
@@ -25,8 +26,7 @@ export interface GatewayContext {
   bus: Bus;
   instanceId: string;
   heartbeatSecs: number;
-  /** After a job completed and was credited (metrics). */
-  jobCompleted?: (jobId: string, creditedMicros: number) => void;
+  metrics?: CoordinatorMetrics;
   /** Issues and stores a new certificate for the node from its CSR (renewal). */
   renewCertificate(nodeId: string, csr: string): Promise<{ pem: string; serial: string; notAfter: number }>;
   /** Where workers download a model the registry keeps as a local file (https on the worker port). */
@@ -81,7 +81,10 @@ export class WorkerSession implements WorkerSlot {
     private readonly socket: SocketLike,
   ) {
     this.handshakeTimer = setTimeout(() => {
-      if (this.state !== "ready") this.fail("invalid_message", "handshake not finished in time");
+      if (this.state !== "ready") {
+        this.ctx.metrics?.wsError("handshake_timeout");
+        this.fail("invalid_message", "handshake not finished in time");
+      }
     }, HANDSHAKE_MS);
   }
 
@@ -97,6 +100,7 @@ export class WorkerSession implements WorkerSlot {
   /** Sends a fatal error (a snake_case code the worker can act on) and closes the socket. */
   fail(code: string, message: string): void {
     if (this.state === "closed") return;
+    if (code === "unauthorized") this.ctx.metrics?.wsError("auth_failed");
     this.send({ type: "error", code, message, fatal: true });
     this.socket.close(1008, message.slice(0, 120));
   }
@@ -113,6 +117,7 @@ export class WorkerSession implements WorkerSlot {
     if (this.state === "closed") return;
     const decoded = decodeWorkerMessage(frame);
     if (!decoded.ok) {
+      this.ctx.metrics?.wsError("invalid_frame");
       this.invalid++;
       this.send(errorMessageFor(decoded.error));
       if (decoded.error.fatal || this.invalid >= MAX_INVALID) this.socket.close(1008, "invalid messages");
@@ -279,7 +284,8 @@ export class WorkerSession implements WorkerSlot {
       if (done) {
         // credited exactly once: the ledger's key is the job id
         const credit = await creditCompletedJob(this.ctx.repo, { id: a.jobId }, this.nodeId, this.ctx.now());
-        this.ctx.jobCompleted?.(a.jobId, credit.amountMicros);
+        this.ctx.metrics?.tokens(m.usage.prompt_tokens, m.usage.completion_tokens);
+        if (credit.credited) this.ctx.metrics?.credited(credit.amountMicros);
         await this.ctx.bus.publish({ kind: "job_finished", jobId: a.jobId });
       }
     } else if (m.status === "failed") {
@@ -310,6 +316,7 @@ export class WorkerSession implements WorkerSlot {
       now,
     );
     if (!row) return;
+    if (row.status === "queued") this.ctx.metrics?.attempt("retried");
     await this.ctx.bus.publish(row.status === "dead" ? { kind: "job_finished", jobId: a.jobId } : { kind: "job_available" });
   }
 
@@ -382,6 +389,7 @@ export class WorkerSession implements WorkerSlot {
     const lost = [...this.attempts.values()];
     this.attempts.clear();
     for (const a of lost) {
+      this.ctx.metrics?.attempt("worker_lost");
       clearTimeout(a.timer);
       await this.endAttempt(a, { code: "worker_lost", message: `worker ${this.nodeId} disconnected mid-job` }, 0);
     }

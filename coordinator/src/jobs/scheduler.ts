@@ -1,5 +1,6 @@
 // Hands queued jobs to this instance's connected workers; requeues lost attempts.
 import type { JobRow, Repository } from "../db/repository.ts";
+import type { CoordinatorMetrics } from "../metrics/index.ts";
 import type { Bus } from "./bus.ts";
 
 /** A connected worker as the scheduler sees it. */
@@ -20,6 +21,7 @@ export interface SchedulerOptions {
   retryBaseMs: number;
   offlineAfterMs: number;
   now?: () => number;
+  metrics?: CoordinatorMetrics;
 }
 
 export function retryDelay(attempts: number, baseMs: number): number {
@@ -80,6 +82,8 @@ export class Scheduler {
             fence: crypto.randomUUID(),
           });
           if (!job) continue;
+          this.options.metrics?.attempt("attempt_started");
+          if (job.attempts === 1) this.options.metrics?.jobStarted(this.now() - job.createdAt);
           slot.assign(job);
           await this.bus.publish({
             kind: "job_event",
@@ -100,7 +104,9 @@ export class Scheduler {
     const now = this.now();
     const requeued = await this.repo.requeueExpired(now, (job) => now + retryDelay(job.attempts, this.options.retryBaseMs));
     for (const job of requeued) {
+      this.options.metrics?.attempt("worker_lost");
       if (job.status === "dead") await this.bus.publish({ kind: "job_finished", jobId: job.id });
+      else this.options.metrics?.attempt("retried");
     }
     await this.repo.markStaleWorkersOffline(now - this.options.offlineAfterMs);
     if (requeued.length > 0) await this.bus.publish({ kind: "job_available" });

@@ -1,10 +1,12 @@
 // The job system as clients see it: admission, the durable queue, and waiting for results.
 import type { JobRow, Repository } from "../db/repository.ts";
+import type { CoordinatorMetrics } from "../metrics/index.ts";
 import type { Bus, BusEvent } from "./bus.ts";
 import { type JobOutcome, JobRejectedError, type JobSubmitter, type SubmitInput, type SubmittedJob } from "./types.ts";
 import { JobWatch } from "./watch.ts";
 
 export interface JobServiceOptions {
+  metrics?: CoordinatorMetrics;
   instanceId: string;
   queueLimit: number;
   maxAttempts: number;
@@ -42,9 +44,17 @@ export class JobService implements JobSubmitter {
     this.unsubscribe = bus.subscribe((e) => void this.onBus(e));
   }
 
+  private readonly submittedAt = new Map<string, number>();
+
   private async onBus(e: BusEvent): Promise<void> {
-    if (e.kind === "job_event") this.watches.get(e.jobId)?.onEvent(e.event);
-    else if (e.kind === "job_finished") {
+    if (e.kind === "job_event") {
+      this.watches.get(e.jobId)?.onEvent(e.event);
+      const t = this.submittedAt.get(e.jobId);
+      if (t !== undefined && e.event.type === "chunk") {
+        this.submittedAt.delete(e.jobId);
+        this.options.metrics?.firstToken(this.now() - t);
+      }
+    } else if (e.kind === "job_finished") {
       const watch = this.watches.get(e.jobId);
       if (!watch) return;
       const job = await this.repo.getJob(e.jobId);
@@ -54,6 +64,16 @@ export class JobService implements JobSubmitter {
 
   private settle(watch: JobWatch, job: JobRow): void {
     this.watches.delete(job.id);
+    this.submittedAt.delete(job.id);
+    const outcome =
+      job.status === "completed" || job.status === "cancelled"
+        ? job.status
+        : job.error?.code === "timeout"
+          ? "timeout"
+          : job.status === "dead"
+            ? "dead"
+            : "failed";
+    this.options.metrics?.jobFinished(outcome, job.startedAt && job.finishedAt ? job.finishedAt - job.startedAt : undefined);
     watch.finish(outcomeOf(job));
   }
 
@@ -70,16 +90,20 @@ export class JobService implements JobSubmitter {
 
   async submit(input: SubmitInput): Promise<SubmittedJob> {
     const model = await this.repo.getModel(input.model);
+    if (!model) this.options.metrics?.jobFinished("rejected");
     if (!model) throw new JobRejectedError("model_not_found", `The model '${input.model}' does not exist (GET /v1/models lists them)`);
     if ((await this.onlineWorkers()) === 0) {
+      this.options.metrics?.jobFinished("rejected");
       throw new JobRejectedError("no_capacity", "no worker is online to run this job; try again shortly", 30);
     }
     if ((await this.repo.countJobs("queued")) >= this.options.queueLimit) {
+      this.options.metrics?.jobFinished("rejected");
       throw new JobRejectedError("queue_full", `the queue is full (${this.options.queueLimit} jobs waiting); try again shortly`, 5);
     }
     const id = crypto.randomUUID();
     const watch = new JobWatch(id);
     this.watches.set(id, watch); // before anyone can run it
+    this.submittedAt.set(id, this.now());
     await this.repo.enqueueJob({
       id,
       apiKeyId: input.apiKeyId,
