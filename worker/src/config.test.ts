@@ -74,3 +74,22 @@ describe("inference threads", () => {
     expect(validateConfig({ worker: { threads: 3 } }).worker.threads).toBe(3);
   });
 });
+
+describe("setConfigValue", () => {
+  test("changes one key in place, keeps comments and everything else, and refuses a bad value", async () => {
+    const { setConfigValue } = await import("./config.ts");
+    const file = join(dir, "edit.toml");
+    writeFileSync(file, configTemplate({ url: "wss://g:8443", apiUrl: "http://g:8080", pin: "p=", name: "desk" }));
+    const before = await Bun.file(file).text();
+    setConfigValue(file, "resources", "mode", "aggressive");
+    const after = await Bun.file(file).text();
+    expect(after).toContain('mode = "aggressive"            # conservative (50% GPU), default (70%), aggressive (95%)');
+    expect(after.split("\n").length).toBe(before.split("\n").length);
+    expect(after.replace('"aggressive"', '"default"')).toBe(before);
+    expect(loadWorkerConfig(file).resources.mode).toBe("aggressive");
+    setConfigValue(file, "worker", "threads", 2); // a key not in the file yet
+    expect(loadWorkerConfig(file).worker.threads).toBe(2);
+    expect(() => setConfigValue(file, "resources", "mode", "turbo")).toThrow(/resources.mode/);
+    expect(loadWorkerConfig(file).resources.mode).toBe("aggressive"); // unchanged on error
+  });
+});

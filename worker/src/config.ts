@@ -135,6 +135,37 @@ max_log_size_mb = 10
 `;
 }
 
+/**
+ * Sets one key of config.toml in place, keeping every comment and the rest of the file as it
+ * is (smol-toml cannot keep comments, so this edits the text), then writes atomically.
+ * The result is validated before it replaces the file.
+ */
+export function setConfigValue(path: string, section: string, key: string, value: string | number | boolean): void {
+  const text = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const literal = typeof value === "string" ? JSON.stringify(value) : String(value);
+  const lines = text.split("\n");
+  const header = lines.findIndex((l) => l.trim() === `[${section}]`);
+  const keyLine = new RegExp(`^(\\s*${key}\\s*=\\s*)([^#]*?)(\\s*#.*)?$`);
+  let done = false;
+  if (header >= 0) {
+    for (let i = header + 1; i < lines.length && !/^\s*\[/.test(lines[i] as string); i++) {
+      const m = keyLine.exec(lines[i] as string);
+      if (m) {
+        lines[i] = `${m[1]}${literal}${m[3] ?? ""}`;
+        done = true;
+        break;
+      }
+    }
+    if (!done) lines.splice(header + 1, 0, `${key} = ${literal}`);
+  } else {
+    if (lines.length && lines[lines.length - 1] !== "") lines.push("");
+    lines.push(`[${section}]`, `${key} = ${literal}`, "");
+  }
+  const next = lines.join("\n");
+  validateConfig(parseToml(next), path);
+  writeFileAtomic(path, next);
+}
+
 /** Writes a file atomically (temporary file, then rename). */
 export function writeFileAtomic(path: string, text: string, mode = 0o600): void {
   mkdirSync(dirname(path), { recursive: true });

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { addModel, apiKey, enrolmentToken, start, until } from "../../coordinator/test/harness.ts";
-import { validateConfig } from "./config.ts";
+import { loadWorkerConfig, validateConfig } from "./config.ts";
+import { controlRequest } from "./control.ts";
 import { WorkerDaemon } from "./daemon.ts";
 import { EnrolmentError, enrol } from "./identity.ts";
 import { Logger } from "./log.ts";
@@ -35,7 +36,7 @@ function home(): string {
   return h;
 }
 
-async function daemon(extra: { renewWithinMs?: number } = {}): Promise<WorkerDaemon> {
+async function daemon(extra: { renewWithinMs?: number; control?: boolean } = {}): Promise<WorkerDaemon> {
   const paths = workerPaths({ GOGRID_HOME: home() });
   const config = validateConfig({
     server: { api_url: c.apiUrl },
@@ -121,6 +122,24 @@ describe("a real worker", () => {
     d.link.start();
     await until(() => d.linkState === "connected", 10_000, "reconnected with the renewed certificate");
     await d.stop();
+  });
+
+  test("the control API (what the tray calls): status, pause/resume, and a mode saved to config.toml and applied at once", async () => {
+    const d = await daemon({ control: true });
+    const sock = d.paths.controlEndpoint;
+    const status = (await controlRequest(sock, "GET", "/status")) as { state: string; status: string; mode: string };
+    expect(status).toMatchObject({ state: "connected", status: "idle", mode: "default" });
+    await controlRequest(sock, "POST", "/pause", { duration_secs: 60 });
+    expect(((await controlRequest(sock, "GET", "/status")) as { status: string }).status).toBe("paused");
+    await controlRequest(sock, "POST", "/resume");
+    await controlRequest(sock, "PUT", "/mode", { mode: "conservative" });
+    expect(((await controlRequest(sock, "GET", "/status")) as { mode: string }).mode).toBe("conservative");
+    expect(loadWorkerConfig(d.paths.configFile).resources.mode).toBe("conservative");
+    await expect(controlRequest(sock, "PUT", "/mode", { mode: "turbo" })).rejects.toThrow(
+      /mode must be conservative, default or aggressive/,
+    );
+    await d.stop();
+    await expect(controlRequest(sock, "GET", "/status")).rejects.toThrow(/not running/);
   });
 
   test("killed mid-job: the job finishes on the other worker and the client gets one answer", async () => {

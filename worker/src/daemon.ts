@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { LlamaEngine } from "@gogrid/native";
 import type { CoordinatorToWorker, GpuInfo, ModelRef } from "@gogrid/protocol";
 import si from "systeminformation";
-import type { WorkerConfig } from "./config.ts";
+import { setConfigValue, type WorkerConfig } from "./config.ts";
 import { Connection, type LinkState } from "./connection.ts";
 import { type ControlServer, serveControl } from "./control.ts";
 import { enrol, type Identity, loadIdentity, needsRenewal, renewalRequest, storeRenewed } from "./identity.ts";
@@ -333,7 +333,10 @@ export class WorkerDaemon {
         return { restarting: true };
       },
       setMode: (mode: string) => {
+        // applied at once, and kept for the next start (comments in config.toml stay)
         this.monitor.setMode(mode as "conservative" | "default" | "aggressive");
+        setConfigValue(this.o.paths.configFile, "resources", "mode", mode);
+        this.link?.beat();
         return { mode };
       },
       logs: () => ({ path: this.o.logger.path ?? join(this.o.paths.logDir, "worker.log") }),
