@@ -10,6 +10,7 @@ import SysTrayImport, { type ClickEvent, type MenuItem } from "systray2";
 import { loadWorkerConfig } from "../../worker/src/config.ts";
 import { ControlUnavailableError, controlRequest } from "../../worker/src/control.ts";
 import { workerPaths } from "../../worker/src/paths.ts";
+import { changeMessage, systemNotifier } from "./notify.ts";
 import { type PagesServer, servePages } from "./pages.ts";
 import { type IconName, type MenuEntry, type MenuKey, menuItems, trayState, type WorkerStatus } from "./state.ts";
 
@@ -195,6 +196,15 @@ export async function runTray(opts: { control: string; intervalMs: number; debug
     return pages;
   };
 
+  const notify = systemNotifier();
+  const notificationsOn = (): boolean => {
+    try {
+      return loadWorkerConfig(paths.configFile).tray.notifications;
+    } catch {
+      return true;
+    }
+  };
+
   const apply = async (next: WorkerStatus | null) => {
     status = next;
     const nextView = trayState(next);
@@ -206,6 +216,8 @@ export async function runTray(opts: { control: string; intervalMs: number; debug
       await tray.sendAction({ type: "update-item", item: it });
       log(`menu: ${e.key}=${JSON.stringify(e.hidden ? null : e.title)}`);
     }
+    const message = changeMessage(view.icon, nextView.icon);
+    if (message && notificationsOn()) notify("GoGrid", message);
     if (nextView.icon !== view.icon || nextView.tooltip !== view.tooltip) {
       await tray.sendAction({ type: "update-menu", menu: { icon: iconFile(nextView.icon), title: "", tooltip: nextView.tooltip, items } });
       log(`tray: icon=${nextView.icon} status=${JSON.stringify(nextView.statusLine)}`);

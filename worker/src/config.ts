@@ -54,6 +54,13 @@ export const WorkerConfigSchema = T.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    tray: T.Object(
+      {
+        /** Desktop notifications when the worker disconnects, rests or resumes. */
+        notifications: T.Boolean({ default: true }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     logging: T.Object(
       {
         level: T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")], { default: "info" }),
