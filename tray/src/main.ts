@@ -1,12 +1,13 @@
 #!/usr/bin/env bun
-// The GoGrid tray icon: polls the local worker's control API and shows its state as an icon and menu.
-//   bun tray/src/main.ts [--control <endpoint>]
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import SysTrayImport, { type ClickEvent, type MenuItem } from "systray2";
+// The GoGrid tray icon: polls the local worker's control API and shows its state as an icon and menu.
+//   bun tray/src/main.ts [--control <endpoint>]
+import systrayPkg from "systray2/package.json" with { type: "json" };
 import { loadWorkerConfig } from "../../worker/src/config.ts";
 import { ControlUnavailableError, controlRequest } from "../../worker/src/control.ts";
 import { workerPaths } from "../../worker/src/paths.ts";
@@ -32,9 +33,17 @@ Options:
 /** A help page of the operator's, when they have one; otherwise the tray's own local help page. */
 export const HELP_URL = process.env.GOGRID_HELP_URL ?? null;
 const ICON_DIR = join(import.meta.dir, "..", "icons");
+
+/** Inside a compiled gogrid-tray: the helper and icons embedded by scripts/build.ts. */
+let embedded: { helper: string; icons: Record<string, string> } | null = null;
+export function registerTrayAssets(assets: { helper: string; icons: Record<string, string> }): void {
+  embedded = assets;
+}
 const REQUEST_TIMEOUT_MS = 1500;
 
 export function iconFile(name: IconName, platform = process.platform): string {
+  const file = platform === "win32" ? `${name}.ico` : platform === "darwin" ? `${name}-32.png` : `${name}-64.png`;
+  if (embedded?.icons[file]) return embedded.icons[file] as string;
   if (platform === "win32") return join(ICON_DIR, `${name}.ico`);
   // macOS: the coloured icon, since the colour is the state (the *-template.png variants lose it).
   if (platform === "darwin") return join(ICON_DIR, `${name}-32.png`);
@@ -82,9 +91,9 @@ const HELPER_NAMES: Partial<Record<NodeJS.Platform, string>> = {
 export function prepareHelper(env = process.env): { copyDir: string; binPath: string } | null {
   const name = HELPER_NAMES[process.platform];
   if (!name) return null;
-  const pkgDir = dirname(Bun.resolveSync("systray2/package.json", import.meta.dir));
-  const version = (require(join(pkgDir, "package.json")) as { version: string }).version;
-  const src = join(pkgDir, "traybin", name);
+  // systray2 looks for <copyDir>/<its version>/<name>; the version is bundled with it
+  const version = systrayPkg.version;
+  const src = embedded ? embedded.helper : join(dirname(Bun.resolveSync("systray2/package.json", import.meta.dir)), "traybin", name);
   const home = env.HOME ?? homedir();
   const copyDir =
     process.platform === "darwin"
@@ -93,9 +102,12 @@ export function prepareHelper(env = process.env): { copyDir: string; binPath: st
         ? join(env.LOCALAPPDATA ?? join(home, "AppData", "Local"), "GoGrid", "tray-helper")
         : join(env.XDG_CACHE_HOME ?? join(home, ".cache"), "gogrid", "tray-helper");
   const binPath = join(copyDir, version, name);
-  if (!existsSync(binPath) || statSync(binPath).size !== statSync(src).size) {
+  const bytes = embedded ? readFileSync(src) : null; // an embedded ($bunfs) file is read, not copied
+  const size = bytes ? bytes.length : statSync(src).size;
+  if (!existsSync(binPath) || statSync(binPath).size !== size) {
     mkdirSync(dirname(binPath), { recursive: true });
-    copyFileSync(src, binPath);
+    if (bytes) writeFileSync(binPath, bytes);
+    else copyFileSync(src, binPath);
   }
   if (process.platform !== "win32") chmodSync(binPath, 0o755);
   return { copyDir, binPath };
@@ -305,7 +317,8 @@ export async function runTray(opts: { control: string; intervalMs: number; debug
   process.on("SIGTERM", shutdown);
 }
 
-if (import.meta.main) {
+/** The command line (also what a compiled gogrid-tray runs). */
+export async function main(): Promise<void> {
   let values: { control?: string; interval?: string; debug?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -352,3 +365,5 @@ if (import.meta.main) {
     ...(helper ? { helperDir: helper.copyDir } : {}),
   });
 }
+
+if (import.meta.main) await main();

@@ -134,6 +134,7 @@ function dominantColour(file: string, g: Geom): [number, number, number] | null 
 const dist = (a: number[], b: number[]) => Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);
 
 let icon: Geom;
+let trayProc: ChildProcess | null = null;
 
 describe.skipIf(missingTools.length > 0)("tray under Xvfb + trayer", () => {
   beforeAll(async () => {
@@ -177,7 +178,7 @@ describe.skipIf(missingTools.length > 0)("tray under Xvfb + trayer", () => {
     // Stands in for xdg-open: records what the tray opens.
     const opener = join(tmp, "open.sh");
     writeFileSync(opener, `#!/bin/sh\necho "$1" >> "${join(tmp, "opened")}"\n`, { mode: 0o755 });
-    start(process.execPath, [join(ROOT, "tray", "src", "main.ts"), "--control", sock, "--interval", "300", "--debug"], {
+    trayProc = start(process.execPath, [join(ROOT, "tray", "src", "main.ts"), "--control", sock, "--interval", "300", "--debug"], {
       DISPLAY: display,
       HOME: home,
       XDG_CACHE_HOME: join(home, ".cache"),
@@ -279,4 +280,43 @@ describe.skipIf(missingTools.length > 0)("tray under Xvfb + trayer", () => {
       8_000,
     );
   }, 20_000);
+
+  test("the compiled gogrid-tray carries its helper and icons: it shows the state from a bare HOME", async () => {
+    const build = Bun.spawnSync([process.execPath, join(ROOT, "scripts", "build.ts")], { cwd: ROOT, stderr: "pipe", stdout: "pipe" });
+    expect(build.exitCode).toBe(0);
+    if (trayProc?.pid) process.kill(-trayProc.pid, "SIGKILL");
+    await waitFor(
+      "the source tray's icon to go",
+      () => !helperWindows().some((g) => g.w <= 64 && g.h <= 64 && g.w >= 8 && g.y < 40),
+      8_000,
+    );
+    const sock = join(tmp, "control2.sock");
+    fake = { ...base, status: "busy", jobs_running: 1 };
+    server = Bun.serve({ unix: sock, fetch: () => Response.json(fake) });
+    const home = join(tmp, "bare-home");
+    mkdirSync(home);
+    const bin = join(ROOT, "dist", "bin", `bun-linux-${process.arch}`, "gogrid-tray");
+    trayProc = start(bin, ["--control", sock, "--interval", "300"], {
+      DISPLAY: display,
+      HOME: home,
+      PATH: "/usr/bin:/bin",
+      XDG_CACHE_HOME: join(home, ".cache"),
+    });
+    const compiledIcon = await waitFor(
+      "the compiled tray's icon",
+      () => helperWindows().find((g) => g.w <= 64 && g.h <= 64 && g.w >= 8 && g.y < 40),
+      20_000,
+    );
+    const file = join(OUT, "tray-compiled.png");
+    await waitFor(
+      "a green icon from the embedded files",
+      () => {
+        screenshot(file);
+        const c = dominantColour(file, compiledIcon);
+        return c && dist(c, COLOURS.green!) < 60;
+      },
+      8_000,
+    );
+    expect(existsSync(join(home, ".cache", "gogrid", "tray-helper"))).toBe(true); // the helper, extracted from the binary
+  }, 60_000);
 });
