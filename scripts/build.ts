@@ -131,7 +131,11 @@ async function build(t: Target, flavour: Flavour): Promise<string | null> {
   return outfile;
 }
 
-const TRAY_HELPERS: Record<string, string> = { linux: "tray_linux_release", darwin: "tray_darwin_release", win32: "tray_windows_release.exe" };
+const TRAY_HELPERS: Record<string, string> = {
+  linux: "tray_linux_release",
+  darwin: "tray_darwin_release",
+  win32: "tray_windows_release.exe",
+};
 
 /** gogrid-tray: the tray with systray2's helper for the target and the state icons embedded. */
 async function buildTray(t: Target): Promise<string> {
@@ -139,7 +143,8 @@ async function buildTray(t: Target): Promise<string> {
   mkdirSync(work, { recursive: true });
   const helper = join(dirname(Bun.resolveSync("systray2/package.json", join(root, "tray"))), "traybin", TRAY_HELPERS[t.platform] as string);
   const iconDir = join(root, "tray", "icons");
-  const wanted = (f: string) => (t.platform === "win32" ? f.endsWith(".ico") : t.platform === "darwin" ? f.endsWith("-32.png") : f.endsWith("-64.png"));
+  const wanted = (f: string) =>
+    t.platform === "win32" ? f.endsWith(".ico") : t.platform === "darwin" ? f.endsWith("-32.png") : f.endsWith("-64.png");
   const icons = readdirSync(iconDir).filter(wanted);
   const rel = (p: string) => JSON.stringify(relative(work, p).split("\\").join("/"));
   const entry = join(work, "tray-entry.ts");
@@ -156,7 +161,11 @@ async function buildTray(t: Target): Promise<string> {
     ].join("\n"),
   );
   const outfile = join(root, "dist", "bin", t.bun, t.exe.replace("gogrid-worker", "gogrid-tray"));
-  const proc = Bun.spawn([process.execPath, "build", "--compile", `--target=${t.bun}`, entry, "--outfile", outfile], { cwd: root, stdout: "inherit", stderr: "inherit" });
+  const proc = Bun.spawn([process.execPath, "build", "--compile", `--target=${t.bun}`, entry, "--outfile", outfile], {
+    cwd: root,
+    stdout: "inherit",
+    stderr: "inherit",
+  });
   if ((await proc.exited) !== 0) throw new Error(`bun build --compile failed for the tray on ${t.bun}`);
   return outfile;
 }
