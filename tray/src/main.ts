@@ -8,9 +8,10 @@ import SysTrayImport, { type ClickEvent, type MenuItem } from "systray2";
 // The GoGrid tray icon: polls the local worker's control API and shows its state as an icon and menu.
 //   bun tray/src/main.ts [--control <endpoint>]
 import systrayPkg from "systray2/package.json" with { type: "json" };
-import { loadWorkerConfig } from "../../worker/src/config.ts";
+import { loadWorkerConfig, setConfigValue } from "../../worker/src/config.ts";
 import { ControlUnavailableError, controlRequest } from "../../worker/src/control.ts";
 import { workerPaths } from "../../worker/src/paths.ts";
+import { isAutostartEnabled, setAutostart } from "./autostart.ts";
 import { changeMessage, systemNotifier } from "./notify.ts";
 import { type PagesServer, servePages } from "./pages.ts";
 import { type IconName, type MenuEntry, type MenuKey, menuItems, trayState, type WorkerStatus } from "./state.ts";
@@ -67,6 +68,12 @@ export function openExternal(target: string): void {
   } catch (e) {
     console.error(`cannot open ${target}: ${(e as Error).message}`);
   }
+}
+
+/** How to start this tray again at login: the compiled binary, or bun with this file. */
+export function trayCommand(): string[] {
+  const compiled = import.meta.dir.startsWith("/$bunfs") || import.meta.dir.includes("~BUN");
+  return compiled ? [process.execPath] : [process.execPath, join(import.meta.dir, "main.ts")];
 }
 
 /** `gogrid-worker run` when installed, else the dev checkout's worker. */
@@ -202,6 +209,11 @@ export async function runTray(opts: { control: string; intervalMs: number; debug
         }
       },
       setMode: async (mode) => void (await call("PUT", "/mode", { mode })),
+      setThrottling: async (enabled) => void (await call("PUT", "/throttling", { enabled })),
+      notifications: notificationsOn,
+      setNotifications: (enabled) => setConfigValue(paths.configFile, "tray", "notifications", enabled),
+      startAtLogin: () => isAutostartEnabled(),
+      setStartAtLogin: (enabled) => setAutostart(enabled, trayCommand()),
       configFile: paths.configFile,
       logDir: paths.logDir,
     });

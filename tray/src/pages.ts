@@ -8,6 +8,13 @@ export interface PagesBackend {
   /** GET /stats, or null when the worker is not running. */
   stats(): Promise<Record<string, unknown> | null>;
   setMode(mode: string): Promise<void>;
+  /** Adaptive throttling on or off (the worker applies and saves it). */
+  setThrottling(enabled: boolean): Promise<void>;
+  /** The tray's own settings, kept in config.toml / the OS's login items. */
+  notifications(): boolean;
+  setNotifications(enabled: boolean): void;
+  startAtLogin(): boolean;
+  setStartAtLogin(enabled: boolean): void;
   configFile: string;
   logDir: string;
 }
@@ -63,6 +70,11 @@ function table(v: unknown): string {
 
 const NOT_RUNNING = "<p><b>The GoGrid worker is not running.</b> Start it from the tray menu or with <code>gogrid-worker run</code>.</p>";
 const MODES = ["conservative", "default", "aggressive"] as const;
+const MODE_HELP: Record<(typeof MODES)[number], string> = {
+  conservative: "up to 50% of the GPU",
+  default: "up to 70%",
+  aggressive: "up to 95%",
+};
 
 export function servePages(b: PagesBackend): PagesServer {
   const prefix = `/${randomBytes(16).toString("hex")}`;
@@ -72,10 +84,16 @@ export function servePages(b: PagesBackend): PagesServer {
     async fetch(req) {
       const { pathname } = new URL(req.url);
       if (pathname === `${prefix}/settings` && req.method === "POST") {
-        const mode = String((await req.formData()).get("mode") ?? "");
+        const form = await req.formData();
+        const s = await b.status();
         let note = "saved";
         try {
-          await b.setMode(mode);
+          const mode = String(form.get("mode") ?? "");
+          if (s && mode && mode !== s.mode) await b.setMode(mode);
+          const throttling = form.get("throttling") === "on";
+          if (s && throttling !== s.adaptive_throttling) await b.setThrottling(throttling);
+          b.setNotifications(form.get("notifications") === "on");
+          b.setStartAtLogin(form.get("login") === "on");
         } catch (e) {
           note = (e as Error).message;
         }
@@ -85,14 +103,23 @@ export function servePages(b: PagesBackend): PagesServer {
         const s = await b.status();
         const note = new URL(req.url).searchParams.get("note");
         const current = String(s?.mode ?? "default");
-        const form = s
-          ? `<form method="post"><p>Resource mode (how much of this computer the worker may use):</p>${MODES.map(
-              (m) => `<label><input type="radio" name="mode" value="${m}"${m === current ? " checked" : ""}> ${m}</label><br>`,
-            ).join("")}<p><button>Save</button>${note ? ` <i>${esc(note)}</i>` : ""}</p></form>`
-          : NOT_RUNNING;
+        const check = (name: string, on: boolean, label: string, disabled = false) =>
+          `<label><input type="checkbox" name="${name}"${on ? " checked" : ""}${disabled ? " disabled" : ""}> ${esc(label)}</label><br>`;
+        const modes = MODES.map(
+          (m) =>
+            `<label><input type="radio" name="mode" value="${m}"${m === current ? " checked" : ""}${s ? "" : " disabled"}> ${m} (${MODE_HELP[m]})</label><br>`,
+        ).join("");
+        const gpus =
+          Array.isArray(s?.gpus) && s.gpus.length
+            ? (s.gpus as { name: string; vram_mb: number }[]).map((g) => `${g.name} (${Math.round(g.vram_mb / 1024)} GiB)`).join(", ")
+            : "none found (runs on the CPU)";
+        const form = `<form method="post">
+<h2>Resource mode</h2><p>How much of this computer the worker may use:</p>${modes}
+<h2>Behaviour</h2>${check("throttling", s?.adaptive_throttling !== false, "Adaptive throttling: take no jobs while this computer is busy", !s)}${check("notifications", b.notifications(), "Notifications when the worker disconnects, rests or resumes")}${check("login", b.startAtLogin(), "Start GoGrid at login")}
+<p><button>Save</button>${note ? ` <i>${esc(note)}</i>` : ""}</p></form>`;
         return page(
           "Settings",
-          `${form}<h2>Files</h2>${table({ "config file (other settings)": b.configFile, logs: b.logDir })}${s ? `<h2>Worker</h2>${table(s)}` : ""}`,
+          `${s ? "" : NOT_RUNNING}${form}<h2>This computer</h2>${table({ GPU: gpus, backend: s?.backend ?? "-", "config file": b.configFile, logs: b.logDir })}`,
         );
       }
       if (pathname === `${prefix}/help`) {

@@ -12,6 +12,7 @@ export interface ControlHandlers {
   resume(): unknown;
   restart(): unknown;
   setMode(mode: string): unknown;
+  setThrottling(enabled: boolean): unknown;
   logs(): unknown;
 }
 
@@ -61,6 +62,12 @@ export function handleControl(h: ControlHandlers, token: string | null) {
             return error(400, "invalid_mode", `mode must be conservative, default or aggressive, got ${JSON.stringify(mode)}`);
           }
           return json(h.setMode(mode));
+        }
+        case "PUT /throttling": {
+          const enabled = (await body(req)).enabled;
+          if (typeof enabled !== "boolean")
+            return error(400, "invalid_enabled", `enabled must be true or false, got ${JSON.stringify(enabled)}`);
+          return json(h.setThrottling(enabled));
         }
         default:
           return error(404, "not_found", `no control route ${route}`);

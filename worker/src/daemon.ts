@@ -49,6 +49,8 @@ export class WorkerDaemon {
   linkState: LinkState = "disconnected";
   private earnings = { today: "0", week: "0", month: "0", total: "0", currency: "USD" };
   private lastStatus = "";
+  /** Adaptive throttling on (from config.toml, changeable from the tray). */
+  private throttling = true;
   /** Sent in `register`: llama.cpp's GPU devices, or the machine's graphics controllers. */
   gpus: GpuInfo[] = [];
 
@@ -95,7 +97,8 @@ export class WorkerDaemon {
       onError: (e) => this.log("debug", `load sample failed: ${(e as Error).message}`),
     });
     this.monitor.onChange(() => this.statusChanged());
-    if (config.resources.adaptive_throttling) this.monitor.start();
+    this.throttling = config.resources.adaptive_throttling;
+    if (this.throttling) this.monitor.start();
     this.link = new Connection({
       identity: () => this.identity,
       url: config.server.url || this.identity.workerUrl,
@@ -234,6 +237,8 @@ export class WorkerDaemon {
   }
 
   private pendingRenewal: CryptoKeyPair | null = null;
+  /** Certificates renewed since start. */
+  renewals = 0;
 
   /** Asks for a new certificate when the current one is within renewWithinMs of expiry. */
   private async renewIfDue(): Promise<void> {
@@ -249,6 +254,7 @@ export class WorkerDaemon {
     this.pendingRenewal = null;
     if (!keys) return;
     this.identity = await storeRenewed(this.o.paths.identityDir, keys, certPem, serial);
+    this.renewals++;
     this.log("info", `certificate renewed until ${new Date(this.identity.notAfter).toISOString()} (serial ${serial})`);
   }
 
@@ -304,6 +310,8 @@ export class WorkerDaemon {
         coordinator: this.o.config.server.url || this.identity.workerUrl,
         mode: this.monitor.stats().mode,
         backend: this.engine.backendName,
+        gpus: this.gpus,
+        adaptive_throttling: this.throttling,
         jobs_running: this.runner.active,
         jobs_completed: this.runner.stats.jobsCompleted,
         earned_today: this.earnings.today,
@@ -338,6 +346,13 @@ export class WorkerDaemon {
         setConfigValue(this.o.paths.configFile, "resources", "mode", mode);
         this.link?.beat();
         return { mode };
+      },
+      setThrottling: (enabled: boolean) => {
+        this.throttling = enabled;
+        if (enabled) this.monitor.start();
+        else this.monitor.stop();
+        setConfigValue(this.o.paths.configFile, "resources", "adaptive_throttling", enabled);
+        return { adaptive_throttling: enabled };
       },
       logs: () => ({ path: this.o.logger.path ?? join(this.o.paths.logDir, "worker.log") }),
     };
