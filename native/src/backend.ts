@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LibraryNotFoundError } from "./errors.ts";
-import { type GgmlLib, type LlamaLib, openGgml, openLlama, type Pointer, ptr } from "./ffi.ts";
+import { addressOf, type GgmlLib, type LlamaLib, openGgml, openLlama, type Pointer, ptr } from "./ffi.ts";
 import { cacheRoot, findIncludeDirs, type LibraryVariant } from "./library.ts";
 import { type LogLevel, type LogSink, levelNumber, NativeLogBuffer, parseLogLevel, stderrSink } from "./log.ts";
 import shimSourcePath from "./shim.c" with { type: "file" };
@@ -126,6 +126,30 @@ export class LlamaBackend {
       });
     }
     return out;
+  }
+
+  /**
+   * A persistent CPU threadpool of `threads` threads that sleep when idle (poll 0), or null when
+   * the CPU backend does not offer one. Free it after the context that uses it.
+   */
+  newThreadpool(threads: number): { pool: Pointer; free(): void } | null {
+    const dev = this.ggml.ggml_backend_dev_by_type(0) as Pointer | null; // GGML_BACKEND_DEVICE_TYPE_CPU
+    const reg = dev ? (this.ggml.ggml_backend_dev_backend_reg(dev) as Pointer | null) : null;
+    if (!reg) return null;
+    const create = this.ggml.ggml_backend_reg_get_proc_address(reg, Buffer.from("ggml_threadpool_new\0")) as Pointer | null;
+    const destroy = this.ggml.ggml_backend_reg_get_proc_address(reg, Buffer.from("ggml_threadpool_free\0")) as Pointer | null;
+    if (!create || !destroy) return null;
+    const pool = this.shim.gg_threadpool_new(addressOf(this.ggml.ggml_threadpool_params_init), create, threads, 0) as Pointer | null;
+    if (!pool) return null;
+    let freed = false;
+    return {
+      pool,
+      free: () => {
+        if (freed) return;
+        freed = true;
+        this.shim.gg_threadpool_free(destroy, pool);
+      },
+    };
   }
 
   systemInfo(): string {

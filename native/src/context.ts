@@ -85,6 +85,7 @@ export class LlamaContext {
   private readonly seqIds: Int32Array;
   private readonly logits: Int8Array;
   private pieceBuf = new Uint8Array(256);
+  private threadpool: { pool: Pointer; free(): void } | null = null;
 
   /** @internal use model.createContext() */
   constructor(
@@ -126,6 +127,11 @@ export class LlamaContext {
       );
     }
     this.handle = h;
+    // CPU builds: one persistent threadpool per context instead of threads made in every decode
+    if (b.variant.backend === "cpu" && threads > 1) {
+      this.threadpool = b.newThreadpool(threads);
+      if (this.threadpool) b.llama.llama_attach_threadpool(h, this.threadpool.pool, this.threadpool.pool);
+    }
     this.contextSize = b.llama.llama_n_ctx_seq(h);
     this.sequences = seqs;
     this.batchSize = b.llama.llama_n_batch(h);
@@ -401,6 +407,7 @@ export class LlamaContext {
     this.handle = null;
     this.model.backend.shim.gg_batch_free(this.batch);
     this.model.backend.llama.llama_free(h);
+    this.threadpool?.free();
     this.model.backend.drainLog();
     this.onDispose();
   }

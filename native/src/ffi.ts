@@ -59,6 +59,7 @@ export const llamaSymbols = {
   llama_sampler_init_logit_bias: { args: [i32, i32, P], returns: P },
   llama_sampler_sample: { args: [P, P, i32], returns: i32 },
   llama_sampler_free: { args: [P], returns: V },
+  llama_attach_threadpool: { args: [P, P, P], returns: V },
 } as const;
 
 export const ggmlSymbols = {
@@ -72,6 +73,9 @@ export const ggmlSymbols = {
   ggml_backend_dev_type: { args: [P], returns: i32 },
   ggml_backend_dev_backend_reg: { args: [P], returns: P },
   ggml_backend_reg_name: { args: [P], returns: cstring },
+  ggml_backend_dev_by_type: { args: [i32], returns: P },
+  ggml_backend_reg_get_proc_address: { args: [P, cstring], returns: P },
+  ggml_threadpool_params_init: addressOnly,
 } as const;
 
 export type LlamaLib = ReturnType<typeof openLlama>;

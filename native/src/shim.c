@@ -200,6 +200,23 @@ int gg_decode_one(struct llama_context *ctx, gg_batch *g, int token, int pos, in
   return p_decode(ctx, g->b);
 }
 
+// A persistent CPU threadpool (without one, ggml starts and joins its threads in every decode).
+// The functions come from the CPU backend, loaded at run time, so their addresses are passed in.
+typedef void (*fn_tp_params_init)(struct ggml_threadpool_params *, int);
+typedef struct ggml_threadpool *(*fn_tp_new)(struct ggml_threadpool_params *);
+typedef void (*fn_tp_free)(struct ggml_threadpool *);
+
+struct ggml_threadpool *gg_threadpool_new(void *params_init, void *tp_new, int n_threads, int poll) {
+  struct ggml_threadpool_params p;
+  ((fn_tp_params_init)params_init)(&p, n_threads);
+  p.poll = (uint32_t)poll;
+  return ((fn_tp_new)tp_new)(&p);
+}
+
+void gg_threadpool_free(void *tp_free, struct ggml_threadpool *tp) {
+  if (tp) ((fn_tp_free)tp_free)(tp);
+}
+
 struct llama_sampler *gg_sampler_chain(int measure_perf) {
   struct llama_sampler_chain_params p = p_sampler_chain_default_params();
   p.no_perf = measure_perf ? 0 : 1;

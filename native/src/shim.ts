@@ -18,6 +18,8 @@ export const shimSymbols = {
   gg_decode: { args: [P, P, i32, P, P, P, P], returns: i32 },
   gg_decode_one: { args: [P, P, i32, i32, i32], returns: i32 },
   gg_sampler_chain: { args: [i32], returns: P },
+  gg_threadpool_new: { args: [P, P, i32, i32], returns: P },
+  gg_threadpool_free: { args: [P, P], returns: V },
 } as const;
 
 export type Shim = ReturnType<typeof compile>["symbols"];
