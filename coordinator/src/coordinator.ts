@@ -1,5 +1,6 @@
 // Wires one coordinator instance: PKI, database, event bus, job service, scheduler, both ports.
 import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { Elysia } from "elysia";
@@ -157,6 +158,8 @@ export async function startCoordinator(
       dashboardRoutes({
         repo,
         dataDir: config.dataDir,
+        // which grid this is, beside the GoGrid brand in the header
+        gridName: config.publicUrl ? new URL(config.publicUrl).host : hostname(),
         secureCookies: config.publicUrl.startsWith("https:"),
         clientIp: (req: Request): string | undefined => api.requestIP(req)?.address,
       }),
