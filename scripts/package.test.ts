@@ -10,7 +10,6 @@ setDefaultTimeout(240_000);
 
 const root = resolve(import.meta.dir, "..");
 const out = (k: keyof typeof fileNames) => join(OUT_DIR, fileNames[k]);
-const GOAL_BYTES = 45 * 1000 * 1000;
 
 function sh(cmd: string[], cwd = root): { code: number; stdout: string; stderr: string } {
   const p = Bun.spawnSync(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
@@ -50,17 +49,14 @@ describe("installers", () => {
     }));
     console.log("installer sizes (--fast: gzip -1 / NSIS uncompressed; a release uses xz / LZMA)");
     console.table(rows);
-    const deb = statSync(out("deb")).size;
-    if (deb <= GOAL_BYTES) {
-      expect(deb).toBeLessThanOrEqual(GOAL_BYTES);
-    } else {
-      console.log(
-        `.deb is ${(deb / 1e6).toFixed(1)} MB, over the 45 MB goal: this run compresses with gzip -1 (--fast), and even a ` +
-          "release's xz -6 .deb (measured: 80.9 MiB) holds two Bun binaries (worker 134 MiB → 44.1 MB with xz -6, tray " +
-          "108 MiB), so only the worker alone meets the goal, not the worker + tray package.",
-      );
-      expect(deb).toBeGreaterThan(GOAL_BYTES);
-    }
+    // The size goal (Linux CPU package ≤ 45 MB) is met by shipping one Bun runtime: gogrid-tray is
+    // the worker binary under another name. A release compresses with xz (measured in the issue
+    // note); this run uses gzip -1 to stay within CI time, so here only the structure is checked.
+    const list = ok(["dpkg-deb", "-c", out("deb")]);
+    expect(list).toMatch(/\.\/usr\/bin\/gogrid-tray -> gogrid-worker\n/);
+    const binaries = list.split("\n").filter((l) => l.startsWith("-rwx") && / \.\/usr\/bin\//.test(l));
+    expect(binaries.length).toBe(1);
+    console.log(`.deb with --fast compression: ${(statSync(out("deb")).size / 1e6).toFixed(1)} MB (one Bun binary; release: xz)`);
   });
 
   test(".deb: files, control fields, and a worker that runs from the extracted package", () => {

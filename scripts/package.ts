@@ -12,6 +12,7 @@ import {
   copyFileSync,
   existsSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
   rmSync,
@@ -105,16 +106,18 @@ function linuxTree(dir: string): string[] {
   const t = TARGET_OF.deb;
   const files: [string, string, number][] = [
     ["usr/bin/gogrid-worker", bin(t, "gogrid-worker"), 0o755],
-    ["usr/bin/gogrid-tray", bin(t, "gogrid-tray"), 0o755],
     ["usr/share/icons/hicolor/64x64/apps/gogrid.png", join(root, "tray", "icons", "green-64.png"), 0o644],
   ];
   for (const [rel, src, mode] of files) put(src, join(dir, rel), mode);
+  // the worker binary is also the tray (it looks at the name it was started by): one Bun runtime
+  symlinkSync("gogrid-worker", join(dir, "usr/bin/gogrid-tray"));
   const vars = { BINDIR: "/usr/bin" };
   write(join(dir, "usr/lib/systemd/user/gogrid-worker.service"), template("linux/gogrid-worker.service", vars));
   write(join(dir, "usr/share/applications/gogrid.desktop"), template("linux/gogrid.desktop", vars));
   write(join(dir, "etc/xdg/autostart/gogrid-tray.desktop"), template("linux/gogrid-tray.desktop", vars));
   return [
     ...files.map(([rel]) => `/${rel}`),
+    "/usr/bin/gogrid-tray",
     "/usr/lib/systemd/user/gogrid-worker.service",
     "/usr/share/applications/gogrid.desktop",
     "/etc/xdg/autostart/gogrid-tray.desktop",
@@ -122,7 +125,7 @@ function linuxTree(dir: string): string[] {
 }
 
 function installedKiB(paths: string[], dir: string): number {
-  return Math.ceil(paths.reduce((n, p) => n + statSync(join(dir, p)).size, 0) / 1024);
+  return Math.ceil(paths.reduce((n, p) => n + lstatSync(join(dir, p)).size, 0) / 1024);
 }
 
 function packageDeb(fast: boolean): string {
@@ -226,7 +229,7 @@ function packageTar(fast: boolean): string {
   rmSync(dirname(dir), { recursive: true, force: true });
   const t = TARGET_OF.tar;
   put(bin(t, "gogrid-worker"), join(dir, "gogrid-worker"), 0o755);
-  put(bin(t, "gogrid-tray"), join(dir, "gogrid-tray"), 0o755);
+  symlinkSync("gogrid-worker", join(dir, "gogrid-tray"));
   put(join(root, "tray", "icons", "green-64.png"), join(dir, "gogrid.png"));
   for (const f of ["gogrid-worker.service", "gogrid.desktop", "gogrid-tray.desktop"]) put(join(installers, "linux", f), join(dir, f));
   put(join(installers, "linux", "install.sh"), join(dir, "install.sh"), 0o755);

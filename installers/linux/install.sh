@@ -85,7 +85,8 @@ if [ "$deps" = 1 ]; then install_deps; fi
 
 do_run mkdir -p "$bindir" "$unitdir" "$appdir" "$icondir" "$autostartdir"
 do_run install -m 0755 "$here/gogrid-worker" "$bindir/gogrid-worker"
-do_run install -m 0755 "$here/gogrid-tray" "$bindir/gogrid-tray"
+# gogrid-tray is the worker binary under another name
+do_run ln -sf gogrid-worker "$bindir/gogrid-tray"
 do_run install -m 0644 "$here/gogrid.png" "$icondir/gogrid.png"
 
 render() { sed "s#@BINDIR@#$bindir#g" "$1"; }

@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import SysTrayImport, { type ClickEvent, type MenuItem } from "systray2";
 // The GoGrid tray icon: polls the local worker's control API and shows its state as an icon and menu.
@@ -73,7 +73,9 @@ export function openExternal(target: string): void {
 /** How to start this tray again at login: the compiled binary, or bun with this file. */
 export function trayCommand(): string[] {
   const compiled = import.meta.dir.startsWith("/$bunfs") || import.meta.dir.includes("~BUN");
-  return compiled ? [process.execPath] : [process.execPath, join(import.meta.dir, "main.ts")];
+  if (!compiled) return [process.execPath, join(import.meta.dir, "main.ts")];
+  // the standalone gogrid-tray, or the worker binary that is also the tray (`gogrid-worker tray`)
+  return basename(process.execPath).startsWith("gogrid-tray") ? [process.execPath] : [process.execPath, "tray"];
 }
 
 /** `gogrid-worker run` when installed, else the dev checkout's worker. */
