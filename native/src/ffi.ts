@@ -1,5 +1,5 @@
 // The dlopen table: every libllama/libggml symbol GoGrid calls directly, in one place.
-import { CString, dlopen, FFIType, type Pointer, ptr, read, toArrayBuffer } from "bun:ffi";
+import { CString, dlopen, FFIType, type Pointer, ptr } from "bun:ffi";
 
 const { ptr: P, i32, u32, u64, f32, bool, void: V, cstring } = FFIType;
 /** size_t: 64-bit on every platform we ship (x64, arm64). */
@@ -106,8 +106,5 @@ export function readCString(p: Pointer | null): string | null {
   return new CString(p).toString();
 }
 
-export function readU64(p: Pointer, offset = 0): number {
-  return Number(read.u64(p, offset));
-}
 
 export { type Pointer, ptr, toArrayBuffer };
