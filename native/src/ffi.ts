@@ -107,4 +107,4 @@ export function readCString(p: Pointer | null): string | null {
 }
 
 
-export { type Pointer, ptr, toArrayBuffer };
+export { type Pointer, ptr };
