@@ -106,5 +106,4 @@ export function readCString(p: Pointer | null): string | null {
   return new CString(p).toString();
 }
 
-
 export { type Pointer, ptr };
