@@ -2,10 +2,9 @@
 import { Elysia } from "elysia";
 import type { JobRow } from "../../db/repository.ts";
 import { outcomeOf } from "../../jobs/service.ts";
-import { JobRejectedError } from "../../jobs/types.ts";
 import { authenticate } from "../auth.ts";
-import { ApiError, badRequest, notFound, unavailable } from "../errors.ts";
-import type { OpenAiDeps } from "../openai/index.ts";
+import { ApiError, badRequest, notFound } from "../errors.ts";
+import { type OpenAiDeps, submitJob } from "../openai/index.ts";
 import { type ChatRequest, type CompletionRequest, firstProblem } from "../openai/model.ts";
 import { chatJob, completionJob } from "../openai/service.ts";
 
@@ -51,21 +50,10 @@ export function jobRoutes(deps: JobsApiDeps) {
       const req = body as CompletionRequest | ChatRequest;
       if (req.stream) throw badRequest("this endpoint queues the job and returns at once; stream with /v1/completions instead", "stream");
       const jobRequest = chat ? chatJob(req as ChatRequest, deps.limits) : completionJob(req as CompletionRequest, deps.limits);
-      try {
-        const job = await deps.jobs.submit({
-          apiKeyId: key.id,
-          model: req.model,
-          request: jobRequest,
-          ...(req.priority !== undefined ? { priority: req.priority } : {}),
-        });
-        set.status = 202;
-        const row = await deps.repo.getJob(job.id);
-        return row ? view(row) : { id: job.id, object: "job", status: "queued" };
-      } catch (e) {
-        if (!(e instanceof JobRejectedError)) throw e;
-        if (e.code === "model_not_found") throw notFound(e.message, "model_not_found", "model");
-        throw unavailable(e.message, e.code, e.retryAfterSecs);
-      }
+      const job = await submitJob(deps, key.id, req.model, jobRequest, req.priority);
+      set.status = 202;
+      const row = await deps.repo.getJob(job.id);
+      return row ? view(row) : { id: job.id, object: "job", status: "queued" };
     })
     .get("/api/v1/jobs/:id", async ({ params, request }) => view(await owned(request, params.id)))
     .delete("/api/v1/jobs/:id", async ({ params, request }) => {

@@ -24,7 +24,8 @@ function outcomeError(o: JobOutcome): ApiError {
   );
 }
 
-async function submit(
+/** Submits a job; a refusal becomes the API's 404 (unknown model) or 503 (no capacity, full queue). */
+export async function submitJob(
   deps: OpenAiDeps,
   apiKeyId: string,
   model: string,
@@ -84,7 +85,7 @@ async function handle(deps: OpenAiDeps, kind: "completion" | "chat", body: unkno
   if (problem) throw badRequest(problem[1], problem[0]);
   const req = body as CompletionRequest | ChatRequest;
   const jobRequest = kind === "chat" ? chatJob(req as ChatRequest, deps.limits) : completionJob(req as CompletionRequest, deps.limits);
-  const job = await submit(deps, key.id, req.model, jobRequest, req.priority);
+  const job = await submitJob(deps, key.id, req.model, jobRequest, req.priority);
   if (req.stream) return sse(kind, job, req.model, req.stream_options?.include_usage === true);
   const onAbort = () => void job.cancel("the client disconnected");
   request.signal.addEventListener("abort", onAbort, { once: true });
