@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { LLAMA_PACKAGE_VERSION, platformVariants } from "../native/src/library.ts";
+import { HELPER_NAMES } from "../tray/src/helper-names.ts";
 
 const root = resolve(import.meta.dir, "..");
 
@@ -87,7 +88,7 @@ const sha256 = (p: string) => createHash("sha256").update(readFileSync(p)).diges
 
 /** Import lines and the registration call for the tray's helper and icons (shared by both binaries). */
 function trayAssetLines(t: Target, rel: (p: string) => string): { imports: string[]; register: string } {
-  const helper = join(dirname(Bun.resolveSync("systray2/package.json", join(root, "tray"))), "traybin", TRAY_HELPERS[t.platform] as string);
+  const helper = join(dirname(Bun.resolveSync("systray2/package.json", join(root, "tray"))), "traybin", HELPER_NAMES[t.platform] as string);
   const iconDir = join(root, "tray", "icons");
   const wanted = (f: string) =>
     t.platform === "win32" ? f.endsWith(".ico") : t.platform === "darwin" ? f.endsWith("-32.png") : f.endsWith("-64.png");
@@ -161,12 +162,6 @@ async function build(t: Target, flavour: Flavour): Promise<string | null> {
   if ((await proc.exited) !== 0) throw new Error(`bun build --compile failed for ${t.bun}`);
   return outfile;
 }
-
-const TRAY_HELPERS: Record<string, string> = {
-  linux: "tray_linux_release",
-  darwin: "tray_darwin_release",
-  win32: "tray_windows_release.exe",
-};
 
 /** gogrid-tray: the tray with systray2's helper for the target and the state icons embedded. */
 async function buildTray(t: Target): Promise<string> {

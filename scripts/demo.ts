@@ -1,9 +1,9 @@
 // `bun run demo`: a coordinator (SQLite, its own dev CA) and one enrolled worker on loopback.
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { createKey, createToken } from "../coordinator/src/admin/actions.ts";
+import { addModel, createKey, createToken } from "../coordinator/src/admin/actions.ts";
 import { loadConfig } from "../coordinator/src/config/load.ts";
 import { startCoordinator } from "../coordinator/src/coordinator.ts";
 import { setDashboardPassword } from "../coordinator/src/dashboard/index.ts";
@@ -30,12 +30,6 @@ function port(name: string, value: string | undefined, fallback: number): number
     process.exit(2);
   }
   return Number(value);
-}
-
-async function sha256(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of Bun.file(path).stream()) h.update(chunk);
-  return h.digest("hex");
 }
 
 /** The model file to serve: the given path, a download of the given URL, or a tiny offline model. */
@@ -91,14 +85,7 @@ async function main(): Promise<void> {
     if (level === "warn" || level === "error") say(`coordinator ${level}: ${m}`);
   });
   const model = await modelFile(dataDir, values.model, say);
-  await coordinator.repo.upsertModel({
-    id: model.id,
-    source: model.path,
-    sha256: await sha256(model.path),
-    sizeBytes: Bun.file(model.path).size,
-    contextLength: null,
-    createdAt: Date.now(),
-  });
+  await addModel(coordinator.repo, model.id, { path: model.path }); // hashed, as gogrid-admin does
   const key = await createKey(coordinator.repo, "demo");
   // the dashboard's sign-in: a fresh password each run, shown once on stderr
   const dashboardPassword = randomBytes(12).toString("base64url");

@@ -12,6 +12,7 @@ import { loadWorkerConfig, setConfigValue } from "../../worker/src/config.ts";
 import { ControlUnavailableError, controlRequest } from "../../worker/src/control.ts";
 import { workerPaths } from "../../worker/src/paths.ts";
 import { isAutostartEnabled, setAutostart } from "./autostart.ts";
+import { HELPER_NAMES } from "./helper-names.ts";
 import { changeMessage, systemNotifier } from "./notify.ts";
 import { type PagesServer, servePages } from "./pages.ts";
 import { type IconName, type MenuEntry, type MenuKey, menuItems, trayState, type WorkerStatus } from "./state.ts";
@@ -85,12 +86,6 @@ export function workerCommand(): string[] {
   const dev = join(import.meta.dir, "..", "..", "worker", "src", "main.ts");
   return [process.execPath, dev, "run"];
 }
-
-const HELPER_NAMES: Partial<Record<NodeJS.Platform, string>> = {
-  linux: "tray_linux_release",
-  darwin: "tray_darwin_release",
-  win32: "tray_windows_release.exe",
-};
 
 /**
  * systray2 ships its helper without the executable bit and its own chmod("+x") is a no-op, and the file in
