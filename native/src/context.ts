@@ -5,6 +5,7 @@
 // ends with finishReason "length" (stopDetail "context_full"). Nothing is silently truncated
 // or shifted, so the text is always the model's real continuation of the whole prompt.
 import { availableParallelism } from "node:os";
+import type { ContextOptions, ContextStats, GenerateOptions, Job, StepInfo } from "./context-options.ts";
 import {
   ContextCreateError,
   DecodeError,
@@ -18,61 +19,16 @@ import type { Pointer } from "./ffi.ts";
 import { ptr } from "./ffi.ts";
 import { type FinishReason, Generation, type GenerationResult, type StopDetail } from "./generation.ts";
 import type { LlamaModel } from "./model.ts";
-import { buildSampler, resolveSampling, type SamplingOptions } from "./sampling.ts";
+import { buildSampler, resolveSampling } from "./sampling.ts";
 import { StopMatcher } from "./stop.ts";
 
-export interface ContextOptions {
-  /** KV cells (tokens) per sequence. Default: the model's training context, at most 4096. */
-  contextSize?: number;
-  /** Sequences that can generate at the same time. Default 1. */
-  sequences?: number;
-  /** CPU threads. Default: all cores. */
-  threads?: number;
-  /** Most tokens in one llama_decode call (prompt chunks are cut to fit). Default 512. */
-  batchSize?: number;
-  flashAttention?: boolean;
-}
-
-export interface GenerateOptions extends SamplingOptions {
-  /** Most tokens to generate. Default: until end of text or the context is full. */
-  maxTokens?: number;
-  /** Generation stops before the first occurrence of any of these; they are not returned. */
-  stop?: string[];
-  signal?: AbortSignal;
-  /** Keep going past end-of-generation tokens (benchmarks). Default false. */
-  ignoreEos?: boolean;
-  /** For a text prompt: add BOS as the model asks. Default true. */
-  addSpecial?: boolean;
-}
-
-interface Job {
-  gen: Generation;
-  prompt: Int32Array;
-  promptDone: number;
-  /** Tokens of this sequence in the KV cache. */
-  pos: number;
-  seq: number;
-  sampler: Pointer | null;
-  lastToken: number;
-  batchIndex: number;
-  generated: number;
-  maxTokens: number;
-  ignoreEos: boolean;
-  text: string;
-  decoder: TextDecoder;
-  stop: StopMatcher;
-  signal: AbortSignal | undefined;
-  cancelled: boolean;
-  tCreated: number;
-  tAdmitted: number;
-  tFirst: number;
-  options: GenerateOptions;
-}
+export type { ContextOptions, ContextStats, GenerateOptions, StepInfo };
 
 export class LlamaContext {
   readonly contextSize: number;
   readonly sequences: number;
   readonly batchSize: number;
+  readonly promptChunk: number;
   private handle: Pointer | null;
   private readonly batch: Pointer;
   private readonly memory: Pointer;
@@ -86,6 +42,8 @@ export class LlamaContext {
   private readonly logits: Int8Array;
   private pieceBuf = new Uint8Array(256);
   private threadpool: { pool: Pointer; free(): void } | null = null;
+  private readonly counters: ContextStats = { steps: 0, generatedTokens: 0, promptTokens: 0, peakGenerating: 0 };
+  private readonly stepListeners = new Set<(step: StepInfo) => void>();
 
   /** @internal use model.createContext() */
   constructor(
@@ -100,6 +58,8 @@ export class LlamaContext {
     if (!Number.isInteger(perSeq) || perSeq < 16) throw new InvalidOptionError("contextSize", perSeq, "an integer ≥ 16");
     const batchSize = options.batchSize ?? 512;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidOptionError("batchSize", batchSize, "an integer ≥ 1");
+    const promptChunk = options.promptChunk ?? 128;
+    if (!Number.isInteger(promptChunk) || promptChunk < 1) throw new InvalidOptionError("promptChunk", promptChunk, "an integer ≥ 1");
     const threads = options.threads ?? availableParallelism();
     const b = model.backend;
     // Refuse what cannot fit before llama.cpp tries: a huge allocation can push the machine
@@ -135,6 +95,7 @@ export class LlamaContext {
     this.contextSize = b.llama.llama_n_ctx_seq(h);
     this.sequences = seqs;
     this.batchSize = b.llama.llama_n_batch(h);
+    this.promptChunk = promptChunk;
     this.memory = b.llama.llama_get_memory(h) as Pointer;
     const cap = Math.max(this.batchSize, seqs);
     const batch = b.shim.gg_batch_new(cap) as Pointer | null;
@@ -157,6 +118,16 @@ export class LlamaContext {
   /** Generations running or waiting for a sequence. */
   get pending(): number {
     return this.active.length + this.waiting.length;
+  }
+
+  stats(): ContextStats {
+    return { ...this.counters };
+  }
+
+  /** Calls `listener` after every decode step with what it held; returns the unsubscribe function. */
+  onStep(listener: (step: StepInfo) => void): () => void {
+    this.stepListeners.add(listener);
+    return () => this.stepListeners.delete(listener);
   }
 
   /**
@@ -263,12 +234,19 @@ export class LlamaContext {
     }
   }
 
-  /** One llama_decode over every active sequence: a token each, plus prompt chunks. */
+  /**
+   * One llama_decode over every active sequence: first a token for each generating sequence
+   * (so none starves), then prompt chunks in arrival order. While any sequence generates, the
+   * prompt tokens of one step are capped at promptChunk, so a long new prompt is spread over
+   * several steps instead of holding up the streams.
+   */
   private step(): void {
     const L = this.model.backend.llama;
     const shim = this.model.backend.shim;
     const ctx = this.handle as Pointer;
     let n = 0;
+    const generating: number[] = [];
+    const promptParts: { seq: number; tokens: number }[] = [];
     for (const job of this.active) {
       job.batchIndex = -1;
       if (job.promptDone < job.prompt.length) continue;
@@ -278,11 +256,13 @@ export class LlamaContext {
       this.logits[n] = 1;
       job.batchIndex = n++;
       job.pos++;
+      generating.push(job.seq);
     }
+    let promptBudget = generating.length > 0 ? this.promptChunk : this.tokens.length;
     for (const job of this.active) {
       const left = job.prompt.length - job.promptDone;
-      if (left === 0 || job.batchIndex >= 0 || n >= this.tokens.length) continue;
-      const take = Math.min(left, this.tokens.length - n);
+      if (left === 0 || job.batchIndex >= 0 || n >= this.tokens.length || promptBudget <= 0) continue;
+      const take = Math.min(left, this.tokens.length - n, promptBudget);
       for (let k = 0; k < take; k++) {
         this.tokens[n] = job.prompt[job.promptDone + k] as number;
         this.pos[n] = job.pos + k;
@@ -290,8 +270,10 @@ export class LlamaContext {
         this.logits[n] = 0;
         n++;
       }
+      promptBudget -= take;
       job.promptDone += take;
       job.pos += take;
+      promptParts.push({ seq: job.seq, tokens: take });
       if (job.promptDone === job.prompt.length) {
         this.logits[n - 1] = 1;
         job.batchIndex = n - 1;
@@ -301,6 +283,14 @@ export class LlamaContext {
       n === 1 && this.logits[0] === 1
         ? shim.gg_decode_one(ctx, this.batch, this.tokens[0] as number, this.pos[0] as number, this.seqIds[0] as number)
         : shim.gg_decode(ctx, this.batch, n, ptr(this.tokens), ptr(this.pos), ptr(this.seqIds), ptr(this.logits));
+    this.counters.steps++;
+    this.counters.generatedTokens += generating.length;
+    this.counters.promptTokens += n - generating.length;
+    this.counters.peakGenerating = Math.max(this.counters.peakGenerating, generating.length);
+    if (this.stepListeners.size > 0) {
+      const info: StepInfo = { generating, prompt: promptParts, batchTokens: n };
+      for (const listener of [...this.stepListeners]) listener(info);
+    }
     if (status !== 0) {
       this.model.backend.drainLog();
       const err = new DecodeError(status);

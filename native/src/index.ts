@@ -1,6 +1,6 @@
 // @gogrid/native: llama.cpp over bun:ffi behind one engine interface.
 export { type BackendOptions, type DeviceInfo, LlamaBackend } from "./backend.ts";
-export { type ContextOptions, type GenerateOptions, LlamaContext } from "./context.ts";
+export { type ContextOptions, type ContextStats, type GenerateOptions, LlamaContext, type StepInfo } from "./context.ts";
 export { type EngineOptions, LlamaEngine } from "./engine.ts";
 export * from "./errors.ts";
 export { type FinishReason, Generation, type GenerationResult, type StopDetail } from "./generation.ts";
