@@ -15,6 +15,7 @@ export {
 } from "./library.ts";
 export type { LogLevel, LogSink } from "./log.ts";
 export { type ChatMessage, LlamaModel, type LoadModelOptions, type ModelInfo } from "./model.ts";
+export { estimateModelMemory, type ModelMemoryEstimate } from "./model-estimate.ts";
 export {
   type BackendChoice,
   chooseVariant,
