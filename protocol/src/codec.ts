@@ -86,6 +86,45 @@ function frameText(frame: unknown, limit: number): string | ProtocolError {
   }
 }
 
+/**
+ * Deepest nesting of arrays and objects a frame may have. Real messages nest 3 levels; the cap
+ * stops a frame of a million "[" from costing seconds of JSON.parse before its schema is checked.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+const [QUOTE, BACKSLASH, OPEN_BRACKET, CLOSE_BRACKET, OPEN_BRACE, CLOSE_BRACE] = [0x22, 0x5c, 0x5b, 0x5d, 0x7b, 0x7d];
+
+/** Whether `text` nests arrays/objects deeper than `max` (strings skipped). Linear, no allocation. */
+function nestsDeeperThan(text: string, max: number): boolean {
+  // fewer than max+1 opening brackets anywhere: it cannot be too deep (indexOf is native and fast)
+  let openers = 0;
+  for (const mark of ["[", "{"]) {
+    for (let at = text.indexOf(mark); at !== -1 && openers <= max; at = text.indexOf(mark, at + 1)) openers++;
+  }
+  if (openers <= max) return false;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      i = closingQuote(text, i);
+      if (i === -1) return false; // unterminated: JSON.parse says so
+    } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) depth--;
+  }
+  return false;
+}
+
+/** The index of the quote that closes the string opened at `open`, or -1 (skips string bodies natively). */
+function closingQuote(text: string, open: number): number {
+  for (let at = text.indexOf('"', open + 1); at !== -1; at = text.indexOf('"', at + 1)) {
+    let backslashes = 0;
+    while (text.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return at;
+  }
+  return -1;
+}
+
 function kindOf(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
@@ -116,6 +155,12 @@ const SENDERS: Record<Direction, { readonly name: string; readonly types: readon
 function decodeUnsafe(direction: Direction, frame: unknown, limit: number): DecodeResult<ProtocolMessage> {
   const text = frameText(frame, limit);
   if (text instanceof ProtocolError) return { ok: false, error: text };
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    const error = new ProtocolError("invalid_json", `frame nests arrays/objects deeper than ${MAX_JSON_DEPTH} levels: no message does`, {
+      path: "",
+    });
+    return { ok: false, error };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
