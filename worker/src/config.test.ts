@@ -14,7 +14,8 @@ describe("config.toml", () => {
   test("defaults fill every section", () => {
     const c = validateConfig({});
     expect(c.resources.mode).toBe("default");
-    expect(c.worker.max_concurrent_jobs).toBe(1);
+    expect(c.worker.max_concurrent_jobs).toBe("auto");
+    expect(c.resources).toMatchObject({ yield_to_gpu_apps: true, yield_to_fullscreen: true, yield_quiet_secs: 30 });
     expect(c.worker.reconnect_delay_secs).toBe(5);
     expect(c.logging.max_log_size_mb).toBe(10);
   });
@@ -22,7 +23,17 @@ describe("config.toml", () => {
   test("errors name the key and the accepted values", () => {
     const cases: [unknown, string][] = [
       [{ resources: { mode: "turbo" } }, 'resources.mode = "turbo" is not valid (expected one of conservative, default, aggressive)'],
-      [{ worker: { max_concurrent_jobs: 0 } }, "worker.max_concurrent_jobs = 0 is not valid (expected an integer from 1 to 256)"],
+      [{ worker: { max_concurrent_jobs: 0 } }, 'worker.max_concurrent_jobs = 0 is not valid (expected "auto" or an integer from 1 to 256)'],
+      [
+        { worker: { max_concurrent_jobs: "lots" } },
+        'worker.max_concurrent_jobs = "lots" is not valid (expected "auto" or an integer from 1 to 256)',
+      ],
+      [
+        { worker: { max_concurrent_jobs: 2.5 } },
+        'worker.max_concurrent_jobs = 2.5 is not valid (expected "auto" or an integer from 1 to 256)',
+      ],
+      [{ resources: { yield_to_gpu_apps: "yes" } }, 'resources.yield_to_gpu_apps = "yes" is not valid (expected true or false)'],
+      [{ resources: { yield_quiet_secs: -1 } }, "resources.yield_quiet_secs = -1 is not valid (expected a number from 0 to 3600)"],
       [{ resources: { gpu_threshold: 150 } }, "resources.gpu_threshold = 150 is not valid (expected an integer from 1 to 100)"],
       [{ logging: { level: "loud" } }, 'logging.level = "loud" is not valid (expected one of debug, info, warn, error)'],
       [{ worker: { maxjobs: 2 } }, 'unknown key "worker.maxjobs"'],
@@ -34,11 +45,18 @@ describe("config.toml", () => {
     }
   });
 
+  test("max_concurrent_jobs: an explicit number still works; auto is the default", () => {
+    expect(validateConfig({ worker: { max_concurrent_jobs: 4 } }).worker.max_concurrent_jobs).toBe(4);
+    expect(validateConfig({ worker: { max_concurrent_jobs: "auto" } }).worker.max_concurrent_jobs).toBe("auto");
+  });
+
   test("the template written at enrolment reads back; bad TOML is named", () => {
     const file = join(dir, "config.toml");
     writeFileSync(file, configTemplate({ url: "wss://grid.example:8443", apiUrl: "https://grid.example", pin: "abc=", name: "desk" }));
     const c = loadWorkerConfig(file);
     expect(c.server).toEqual({ url: "wss://grid.example:8443", api_url: "https://grid.example", pin: "abc=" });
+    expect(c.worker.max_concurrent_jobs).toBe("auto");
+    expect(c.resources).toMatchObject({ yield_to_gpu_apps: true, yield_to_fullscreen: true, yield_quiet_secs: 30 });
     writeFileSync(file, "[worker\n");
     expect(() => loadWorkerConfig(file)).toThrow(/is not valid TOML/);
   });

@@ -35,12 +35,19 @@ export const WorkerConfigSchema = T.Object(
         gpu_threshold: T.Optional(Percent),
         memory_threshold: T.Optional(Percent),
         adaptive_throttling: T.Boolean({ default: true }),
+        /** Stop taking jobs and free VRAM while another program computes on the GPU (NVIDIA, via nvidia-smi). */
+        yield_to_gpu_apps: T.Boolean({ default: true }),
+        /** Stop taking jobs and free VRAM while a full-screen application runs (Linux/X11, Windows). */
+        yield_to_fullscreen: T.Boolean({ default: true }),
+        /** Seconds the GPU program or full-screen application must be gone before jobs resume. */
+        yield_quiet_secs: T.Number({ minimum: 0, maximum: 3600, default: 30 }),
       },
       { additionalProperties: false, default: {} },
     ),
     worker: T.Object(
       {
-        max_concurrent_jobs: T.Integer({ minimum: 1, maximum: 256, default: 1 }),
+        /** Jobs at once on the loaded model: "auto" = from its size, its KV cache and free memory. */
+        max_concurrent_jobs: T.Union([T.Literal("auto"), T.Integer({ minimum: 1, maximum: 256 })], { default: "auto" }),
         reconnect_delay_secs: T.Number({ minimum: 0.1, maximum: 3600, default: 5 }),
         model_cache_gb: T.Number({ minimum: 0.001, maximum: 100_000, default: 50 }),
         context_size: T.Integer({ minimum: 256, maximum: 1_048_576, default: 4096 }),
@@ -78,11 +85,21 @@ export class WorkerConfigError extends Error {
   override name = "WorkerConfigError";
 }
 
+interface SchemaShape {
+  anyOf?: SchemaShape[];
+  const?: unknown;
+  type?: string;
+  minimum?: number;
+  maximum?: number;
+}
+
 function accepted(schema: TSchema | undefined): string {
   if (!schema) return "";
-  const s = schema as { anyOf?: { const?: unknown; anyOf?: { const?: unknown }[] }[]; type?: string; minimum?: number; maximum?: number };
+  const s = schema as SchemaShape;
   const flat = s.anyOf?.flatMap((x) => x.anyOf ?? [x]);
   if (flat?.every((x) => x.const !== undefined)) return `one of ${flat.map((x) => x.const).join(", ")}`;
+  // a word or a range, e.g. max_concurrent_jobs: "auto" or an integer from 1 to 256
+  if (flat) return flat.map((x) => (x.const !== undefined ? JSON.stringify(x.const) : accepted(x as TSchema))).join(" or ");
   if (s.type === "integer" || s.type === "number")
     return `a${s.type === "integer" ? "n integer" : " number"} from ${s.minimum} to ${s.maximum}`;
   if (s.type === "boolean") return "true or false";
@@ -130,9 +147,12 @@ name = ${JSON.stringify(c.name)}
 [resources]
 mode = "default"            # conservative (50% GPU), default (70%), aggressive (95%)
 adaptive_throttling = true  # stop taking jobs while the machine is busy
+yield_to_gpu_apps = true    # free the GPU while another program computes on it (NVIDIA)
+yield_to_fullscreen = true  # free the GPU while a full-screen application (game, video) runs
+yield_quiet_secs = 30       # resume once that has been gone this long
 
 [worker]
-max_concurrent_jobs = 1
+max_concurrent_jobs = "auto"  # or a number; auto = from the model's size and free memory
 reconnect_delay_secs = 5
 model_cache_gb = 50
 

@@ -3,14 +3,16 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { estimateModelMemory } from "@gogrid/native";
 import OpenAI from "openai";
-import { addModel, apiKey, enrolmentToken, start, until } from "../../coordinator/test/harness.ts";
+import { addModel, apiKey, enrolmentToken, SHARED_MODEL, start, until } from "../../coordinator/test/harness.ts";
 import { loadWorkerConfig, validateConfig } from "./config.ts";
 import { controlRequest } from "./control.ts";
 import { WorkerDaemon } from "./daemon.ts";
 import { EnrolmentError, enrol } from "./identity.ts";
 import { Logger } from "./log.ts";
 import { workerPaths } from "./paths.ts";
+import { autoConcurrency, YieldWatcher } from "./resources/index.ts";
 
 setDefaultTimeout(120_000);
 
@@ -36,7 +38,9 @@ function home(): string {
   return h;
 }
 
-async function daemon(extra: { renewWithinMs?: number; control?: boolean } = {}): Promise<WorkerDaemon> {
+type Extra = Pick<ConstructorParameters<typeof WorkerDaemon>[0], "renewWithinMs" | "control" | "resources">;
+
+async function daemon(extra: Extra = {}): Promise<WorkerDaemon> {
   const paths = workerPaths({ GOGRID_HOME: home() });
   const config = validateConfig({
     server: { api_url: c.apiUrl },
@@ -139,6 +143,70 @@ describe("a real worker", () => {
     );
     await d.stop();
     await expect(controlRequest(sock, "GET", "/status")).rejects.toThrow(/not running/);
+  });
+
+  test("max_concurrent_jobs = auto: register says 1 with nothing known, then the loaded model's figure", async () => {
+    // free memory for exactly 3 sequences of 2048 tokens beside the model and the 1 GiB margin
+    const est = await estimateModelMemory(SHARED_MODEL);
+    const perSeq = est.kvBytesPerToken * 2048;
+    const free = 2 ** 30 + est.sizeBytes + 3.5 * perSeq;
+    const expected = autoConcurrency({
+      kvBytesPerToken: est.kvBytesPerToken,
+      contextPerSequence: 2048,
+      freeBytes: free,
+      modelBytes: est.sizeBytes,
+      onGpu: false,
+    });
+    expect(expected.jobs).toBe(3);
+    const d = await daemon({ resources: { freeMemory: () => free } });
+    const registered = async () => {
+      const info = (await c.repo.getWorker(d.identity.nodeId))?.info as { capabilities?: { max_concurrent_jobs?: number } } | undefined;
+      return info?.capabilities?.max_concurrent_jobs;
+    };
+    expect(await registered()).toBe(1);
+    const r = await client.completions.create({ model: "stories260K", prompt: "Once upon a time", max_tokens: 5, temperature: 0 });
+    expect(r.choices[0]?.text).toBe(", there was a little");
+    expect(d.runner.capacity).toBe(3);
+    // idle for 3 s after the load: it registers again with 3
+    await until(async () => (await registered()) === 3, 10_000, "registered again with 3");
+    await until(() => d.linkState === "connected", 10_000, "reconnected");
+    await d.stop();
+  });
+
+  test("yields to another program on the GPU: no jobs, model unloaded, throttled with the reason; resumes after the quiet period", async () => {
+    let csv = "";
+    const yieldWatcher = new YieldWatcher({
+      gpuApps: true,
+      fullscreen: false,
+      quietSecs: 1,
+      intervalMs: 100,
+      run: async (argv) => (argv[0] === "nvidia-smi" ? { exitCode: 0, stdout: csv } : null),
+    });
+    const d = await daemon({ control: true, resources: { yieldWatcher } });
+    const ask = () => client.completions.create({ model: "stories260K", prompt: "Once upon a time", max_tokens: 5, temperature: 0 });
+    expect((await ask()).choices[0]?.text).toBe(", there was a little");
+    expect(d.runner.modelLoaded).toBe(true);
+    csv = `${process.pid}, 300\n`; // our own process: not a reason
+    await Bun.sleep(400);
+    expect(d.status()).toBe("idle");
+    csv = `${process.pid}, 300\n4242, 2048\n`;
+    await until(() => d.status() === "throttled", 5000, "throttled");
+    await until(() => !d.runner.modelLoaded, 5000, "model unloaded");
+    const status = (await controlRequest(d.paths.controlEndpoint, "GET", "/status")) as { status: string; status_reason: string };
+    expect(status).toMatchObject({ status: "throttled", status_reason: "another program is using the GPU (pid 4242)" });
+    await until(async () => (await c.repo.getWorker(d.identity.nodeId))?.status === "throttled", 5000, "throttled in the database");
+    const pending = ask();
+    await Bun.sleep(600);
+    expect(d.runner.stats.jobsCompleted).toBe(1);
+    const goneAt = Date.now();
+    csv = `${process.pid}, 300\n`;
+    const r = await pending;
+    expect(Date.now() - goneAt).toBeGreaterThanOrEqual(1000);
+    expect(r.choices[0]?.text).toBe(", there was a little");
+    expect(d.runner.stats.jobsCompleted).toBe(2);
+    expect(d.runner.modelLoaded).toBe(true); // loaded again for the job
+    expect(d.status()).toBe("idle");
+    await d.stop();
   });
 
   test("killed mid-job: the job finishes on the other worker and the client gets one answer", async () => {

@@ -12,7 +12,7 @@ import type { Logger } from "./log.ts";
 import { ModelCache } from "./models/cache.ts";
 import { downloadWithRetry } from "./models/download.ts";
 import type { WorkerPaths } from "./paths.ts";
-import { applyServerCommand, PauseControl, ResourceMonitor } from "./resources/index.ts";
+import { applyServerCommand, PauseControl, ResourceMonitor, YieldWatcher } from "./resources/index.ts";
 import { JobRunner, type ModelProvider } from "./runner.ts";
 import { threadsFor } from "./threads.ts";
 import { WORKER_VERSION } from "./version.ts";
@@ -29,6 +29,8 @@ export interface DaemonOptions {
   renewWithinMs?: number;
   /** Called for `command: restart` and the control API's restart (default: exit 75 for the supervisor). */
   onRestart?: () => void;
+  /** Tests: a watcher with fake GPU/full-screen probes, free memory for max_concurrent_jobs = "auto". */
+  resources?: { yieldWatcher?: YieldWatcher; freeMemory?: (onGpu: boolean) => number };
 }
 
 function osName(): "linux" | "darwin" | "win32" {
@@ -43,6 +45,10 @@ export class WorkerDaemon {
   link!: Connection;
   readonly pauses = new PauseControl();
   monitor!: ResourceMonitor;
+  /** Yields to GPU programs and full-screen applications ([resources] yield_*). */
+  yielder!: YieldWatcher;
+  /** max_concurrent_jobs as last sent in `register`. */
+  private registeredCapacity = 0;
   private cache!: ModelCache;
   private control: ControlServer | null = null;
   private readonly startedAt = Date.now();
@@ -84,7 +90,22 @@ export class WorkerDaemon {
       contextSize: config.worker.context_size,
       threads: config.worker.threads || threadsFor(config.resources.mode, availableParallelism()),
       log: this.log,
+      ...(this.o.resources?.freeMemory ? { freeMemory: this.o.resources.freeMemory } : {}),
     });
+    // "auto": what `register` reports before a model is loaded, sized for the largest cached one
+    await this.runner.estimate(this.cache.list().map((m) => ({ path: this.cache.pathFor(m.sha256), size: m.size })));
+    this.yielder =
+      this.o.resources?.yieldWatcher ??
+      new YieldWatcher({
+        gpuApps: config.resources.yield_to_gpu_apps,
+        fullscreen: config.resources.yield_to_fullscreen,
+        quietSecs: config.resources.yield_quiet_secs,
+      });
+    if (config.resources.yield_to_fullscreen && !this.yielder.detectsFullscreen)
+      this.log(
+        "info",
+        `full-screen applications are not detected on this desktop (${osName()}${osName() === "linux" ? " without an X display" : ""})`,
+      );
     this.monitor = new ResourceMonitor({
       mode: config.resources.mode,
       overrides: {
@@ -95,8 +116,13 @@ export class WorkerDaemon {
       control: this.pauses,
       ownJobRunning: () => this.runner.active > 0,
       onError: (e) => this.log("debug", `load sample failed: ${(e as Error).message}`),
+      yieldWatcher: this.yielder,
     });
-    this.monitor.onChange(() => this.statusChanged());
+    this.monitor.onChange(() => {
+      this.applyYield();
+      this.statusChanged();
+    });
+    this.yielder.start();
     this.throttling = config.resources.adaptive_throttling;
     if (this.throttling) this.monitor.start();
     this.link = new Connection({
@@ -155,6 +181,7 @@ export class WorkerDaemon {
 
   private registration() {
     const cfg = this.o.config;
+    this.registeredCapacity = this.runner.capacity;
     const gpus = this.engine.devices().filter((d) => d.type !== "cpu");
     return {
       client_id: this.identity.clientId,
@@ -164,7 +191,7 @@ export class WorkerDaemon {
         vram_mb: Math.round(d.memoryTotalBytes / 2 ** 20),
         backend: this.engine.backendName,
       })),
-      capabilities: { max_concurrent_jobs: cfg.worker.max_concurrent_jobs, models: this.cache.ids(), max_context: cfg.worker.context_size },
+      capabilities: { max_concurrent_jobs: this.registeredCapacity, models: this.cache.ids(), max_context: cfg.worker.context_size },
       resource_mode: this.monitor.stats().mode,
       version: WORKER_VERSION,
       os: osName(),
@@ -192,6 +219,44 @@ export class WorkerDaemon {
     };
   }
 
+  /** Yielding: free the model's memory once the running jobs end; done yielding: keep the next load. */
+  private yielding = false;
+  private applyYield(): void {
+    const y = this.yielder.state;
+    if (y.yielding === this.yielding) return;
+    this.yielding = y.yielding;
+    if (y.yielding) {
+      this.log("info", `yielding: ${y.reason}; no new jobs, model unloaded once the running ones end`);
+      this.runner.unloadWhenIdle(`yielding (${y.reason})`);
+    } else {
+      this.log("info", "done yielding: taking jobs again (the model loads with the next one)");
+      this.runner.keepLoaded();
+    }
+  }
+
+  /**
+   * The coordinator reads max_concurrent_jobs only from `register`: when the loaded model changed
+   * it ("auto"), register again by reconnecting once no job has run or arrived for 3 s (a job
+   * assigned during the reconnect would cost an attempt).
+   */
+  private reregisterTimer: ReturnType<typeof setTimeout> | null = null;
+  private scheduleReregister(): void {
+    if (this.reregisterTimer) clearTimeout(this.reregisterTimer);
+    this.reregisterTimer = null;
+    if (this.runner.capacity === this.registeredCapacity) return;
+    this.reregisterTimer = setTimeout(() => this.reregisterIfCapacityChanged(), 3000);
+    this.reregisterTimer.unref();
+  }
+
+  private reregisterIfCapacityChanged(): void {
+    this.reregisterTimer = null;
+    const now = this.runner.capacity;
+    if (now === this.registeredCapacity || this.runner.active > 0 || this.linkState !== "connected") return;
+    this.log("info", `max_concurrent_jobs is now ${now} (was ${this.registeredCapacity}): registering again`);
+    this.link.stop();
+    this.link.start();
+  }
+
   private statusChanged(): void {
     const now = this.status();
     if (now !== this.lastStatus) {
@@ -203,13 +268,18 @@ export class WorkerDaemon {
   private onMessage(m: CoordinatorToWorker): void {
     switch (m.type) {
       case "job_assignment":
-        if (!this.monitor.canAcceptJob() || this.runner.active >= this.o.config.worker.max_concurrent_jobs) {
+        if (this.reregisterTimer) clearTimeout(this.reregisterTimer);
+        this.reregisterTimer = null;
+        if (!this.monitor.canAcceptJob() || this.runner.active >= this.runner.capacity) {
           this.monitor.noteRejected();
           const reason = this.monitor.isPaused() ? "paused" : "busy";
           this.link.send({ type: "job_reject", job_id: m.job_id, fence: m.fence, reason });
           return;
         }
-        void this.runner.run(m).then(() => this.statusChanged());
+        void this.runner.run(m).then(() => {
+          this.statusChanged();
+          if (this.runner.active === 0) this.scheduleReregister();
+        });
         this.statusChanged();
         return;
       case "job_cancel":
@@ -306,6 +376,8 @@ export class WorkerDaemon {
       status: () => ({
         state: this.linkState,
         status: this.status(),
+        /** Why it is paused or throttled (e.g. "a full-screen application is running"), else null. */
+        status_reason: this.monitor.statusReason(),
         node_id: this.identity.nodeId,
         coordinator: this.o.config.server.url || this.identity.workerUrl,
         mode: this.monitor.stats().mode,
@@ -314,6 +386,7 @@ export class WorkerDaemon {
         adaptive_throttling: this.throttling,
         jobs_running: this.runner.active,
         jobs_completed: this.runner.stats.jobsCompleted,
+        max_concurrent_jobs: this.runner.capacity,
         earned_today: this.earnings.today,
         currency: this.earnings.currency,
       }),
@@ -360,6 +433,8 @@ export class WorkerDaemon {
 
   async stop(): Promise<void> {
     this.control?.stop();
+    this.yielder?.stop();
+    if (this.reregisterTimer) clearTimeout(this.reregisterTimer);
     this.monitor?.dispose();
     this.runner?.cancelAll();
     this.link?.stop();

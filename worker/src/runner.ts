@@ -1,7 +1,9 @@
 // Runs job attempts on the native engine: model on hand, generation streamed as job_chunk,
 // cancel and timeout honoured, one job_result per attempt.
-import type { ChatMessage, LlamaContext, LlamaEngine, LlamaModel } from "@gogrid/native";
+import { freemem } from "node:os";
+import { type ChatMessage, estimateModelMemory, type LlamaContext, type LlamaEngine, type LlamaModel } from "@gogrid/native";
 import type { JobAssignmentMessage, ModelRef, WorkerToCoordinator } from "@gogrid/protocol";
+import { autoConcurrency } from "./resources/concurrency.ts";
 
 type Log = (level: "debug" | "info" | "warn" | "error", message: string) => void;
 
@@ -14,8 +16,10 @@ export interface RunnerOptions {
   engine: LlamaEngine;
   models: ModelProvider;
   send: (m: WorkerToCoordinator) => void;
-  /** Sequences per context: jobs that run at the same time on one model. */
-  maxConcurrent: number;
+  /** Sequences per context: jobs that run at the same time on one model; "auto" sizes it at load. */
+  maxConcurrent: number | "auto";
+  /** Free bytes where the model and its KV cache go (default: free VRAM of the GPUs, else free RAM). */
+  freeMemory?: (onGpu: boolean) => number;
   contextSize: number;
   /** CPU threads per decode. */
   threads: number;
@@ -42,6 +46,10 @@ export interface RunnerStats {
 
 export class JobRunner {
   private loaded: { sha256: string; model: LlamaModel; ctx: LlamaContext } | null = null;
+  /** "auto" with no model loaded: the last loaded context's sequences, or the estimate from a cached model's header. */
+  private estimated: number | null = null;
+  /** Set by unloadWhenIdle(): free the model once the running jobs are done. */
+  private unloadReason: string | null = null;
   private loading: Promise<{ model: LlamaModel; ctx: LlamaContext }> | null = null;
   private readonly running = new Map<string, Running>();
   readonly stats: RunnerStats = { jobsCompleted: 0, jobsFailed: 0, tokensGenerated: 0, lastTokensPerSecond: 0, peakMemoryMb: 0 };
@@ -50,6 +58,79 @@ export class JobRunner {
 
   get active(): number {
     return this.running.size;
+  }
+
+  /**
+   * Jobs this worker takes at once: the loaded context's sequences, else the estimate, else the
+   * configured number (1 for "auto" with nothing known yet).
+   */
+  get capacity(): number {
+    if (this.loaded) return this.loaded.ctx.sequences;
+    if (typeof this.o.maxConcurrent === "number") return this.o.maxConcurrent;
+    return this.estimated ?? 1;
+  }
+
+  /** Whether a model is loaded now (false after unloadWhenIdle() freed it). */
+  get modelLoaded(): boolean {
+    return this.loaded !== null;
+  }
+
+  private onGpu(): boolean {
+    return this.o.engine.backendName !== "cpu";
+  }
+
+  private freeBytes(): number {
+    if (this.o.freeMemory) return this.o.freeMemory(this.onGpu());
+    if (!this.onGpu()) return freemem();
+    return this.o.engine
+      .devices()
+      .filter((d) => d.type !== "cpu")
+      .reduce((sum, d) => sum + d.memoryFreeBytes, 0);
+  }
+
+  private sequencesFor(kvBytesPerToken: number, contextPerSequence: number, modelBytes: number, freeBytes: number, what: string): number {
+    if (typeof this.o.maxConcurrent === "number") return this.o.maxConcurrent;
+    const d = autoConcurrency({ kvBytesPerToken, contextPerSequence, freeBytes, modelBytes, onGpu: this.onGpu() });
+    this.o.log("info", `max_concurrent_jobs = auto for ${what}: ${d.reason}`);
+    return d.jobs;
+  }
+
+  /**
+   * For "auto" before a model is loaded (what `register` reports): sizes for the largest of
+   * these cached model files, read from its GGUF header. Returns the capacity.
+   */
+  async estimate(files: { path: string; size: number }[]): Promise<number> {
+    if (typeof this.o.maxConcurrent === "number" || this.loaded || files.length === 0) return this.capacity;
+    const largest = files.reduce((a, b) => (b.size > a.size ? b : a));
+    try {
+      const m = await estimateModelMemory(largest.path);
+      const perSeq = Math.min(this.o.contextSize, m.contextLength || this.o.contextSize);
+      this.estimated = this.sequencesFor(m.kvBytesPerToken, perSeq, m.sizeBytes, this.freeBytes(), `cached ${largest.path}`);
+    } catch (e) {
+      this.o.log("warn", `could not size max_concurrent_jobs from ${largest.path}: ${(e as Error).message}`);
+    }
+    return this.capacity;
+  }
+
+  /**
+   * Frees the model and its context (VRAM) now if no job runs, else as soon as the running ones
+   * end; the next job loads it again. keepLoaded() calls this off if it has not happened yet.
+   */
+  unloadWhenIdle(reason: string): void {
+    this.unloadReason = reason;
+    this.unloadIfIdle();
+  }
+
+  keepLoaded(): void {
+    this.unloadReason = null;
+  }
+
+  private unloadIfIdle(): void {
+    if (this.unloadReason === null || this.running.size > 0 || this.loading || !this.loaded) return;
+    const { model, sha256 } = this.loaded;
+    this.loaded = null;
+    model.dispose();
+    this.o.log("info", `model ${sha256.slice(0, 12)} unloaded: ${this.unloadReason}`);
   }
 
   /** Model ids this worker has loaded (reported as capabilities). */
@@ -68,17 +149,21 @@ export class JobRunner {
         this.loaded.model.dispose();
         this.loaded = null;
       }
+      // measured before the load: on the CPU an mmap'd model still counts as free memory
+      const free = this.freeBytes();
       const model = await this.o.engine.loadModel(path);
-      const ctx = model.createContext({
-        contextSize: Math.min(this.o.contextSize, model.info.contextLength || this.o.contextSize),
-        sequences: this.o.maxConcurrent,
-        threads: this.o.threads,
-      });
+      const contextSize = Math.min(this.o.contextSize, model.info.contextLength || this.o.contextSize);
+      let ctx: LlamaContext;
+      try {
+        const sequences = this.sequencesFor(model.kvBytesPerToken(), contextSize, model.info.sizeBytes, free, `model ${ref.id}`);
+        ctx = model.createContext({ contextSize, sequences, threads: this.o.threads });
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
       this.loaded = { sha256: ref.sha256, model, ctx };
-      this.o.log(
-        "info",
-        `model ${ref.id} loaded (${model.info.description}, ${this.o.maxConcurrent} sequences of ${ctx.contextSize} tokens)`,
-      );
+      this.estimated = ctx.sequences;
+      this.o.log("info", `model ${ref.id} loaded (${model.info.description}, ${ctx.sequences} sequences of ${ctx.contextSize} tokens)`);
       return { model, ctx };
     })();
     this.loading = load;
@@ -191,6 +276,7 @@ export class JobRunner {
     } finally {
       clearTimeout(timer);
       this.running.delete(job.job_id);
+      this.unloadIfIdle();
     }
   }
 

@@ -1,4 +1,7 @@
 // Resource monitor and adaptive throttling: what the worker daemon and the tray import.
+
+export { type CommandOutput, type CommandRunner, runCommand } from "./command.ts";
+export { AUTO_MAX_JOBS, autoConcurrency, type ConcurrencyDecision, type ConcurrencyInputs, SAFETY_MARGIN } from "./concurrency.ts";
 export {
   type ActivePause,
   applyServerCommand,
@@ -13,6 +16,8 @@ export {
   type Scheduler,
 } from "./control.ts";
 export { PauseError, ResourceConfigError, ResourceError, type ResourceErrorCode } from "./errors.ts";
+export { type FullscreenProbe, fullscreenProbe, isFullscreenState, parseActiveWindow, QUNS_FULLSCREEN } from "./fullscreen.ts";
+export { foreignGpuProcesses, type GpuProcess, NVIDIA_SMI_QUERY, parseComputeApps } from "./gpu-apps.ts";
 export {
   isResourceMode,
   MODE_THRESHOLDS,
@@ -46,3 +51,4 @@ export {
   type ThrottleState,
   type UpdateContext,
 } from "./throttle.ts";
+export { type YieldCause, type YieldListener, type YieldOptions, type YieldState, YieldWatcher } from "./yield.ts";

@@ -5,6 +5,7 @@ import { ResourceConfigError } from "./errors.ts";
 import { type ResourceMode, type ResourceOverrides, type Thresholds, thresholdsFor, validateOverrides } from "./modes.ts";
 import { type LoadReading, type LoadSampler, SystemLoadSampler } from "./sampler.ts";
 import { type LoadKind, Throttle, type ThrottleCounters, type ThrottleState } from "./throttle.ts";
+import type { YieldState, YieldWatcher } from "./yield.ts";
 
 export interface ResourceMonitorOptions {
   mode?: ResourceMode;
@@ -22,6 +23,8 @@ export interface ResourceMonitorOptions {
   ownJobRunning?: () => boolean;
   /** Called when a sample fails; the throttle keeps its state and the next tick tries again. */
   onError?: (error: unknown) => void;
+  /** GPU programs and full-screen applications: while it yields, no jobs and status "throttled". */
+  yieldWatcher?: YieldWatcher;
 }
 
 export interface ResourceStats {
@@ -35,6 +38,8 @@ export interface ResourceStats {
   counters: ThrottleCounters;
   pauses: ActivePause[];
   sampleErrors: number;
+  /** Yielding to a GPU program or a full-screen application (null without a watcher). */
+  yield: YieldState | null;
 }
 
 /** The load fields of a heartbeat's `stats` (the rest are the daemon's counters). */
@@ -51,6 +56,7 @@ export class ResourceMonitor {
   readonly #onError: (error: unknown) => void;
   readonly #listeners = new Set<MonitorListener>();
   readonly #unsubscribe: (() => void)[];
+  readonly #yield: YieldWatcher | null;
   #mode: ResourceMode;
   #overrides: ResourceOverrides;
   #reading: LoadReading | null = null;
@@ -85,7 +91,9 @@ export class ResourceMonitor {
     const notify = () => {
       for (const listener of [...this.#listeners]) listener();
     };
+    this.#yield = options.yieldWatcher ?? null;
     this.#unsubscribe = [this.throttle.onChange(notify), this.control.onChange(notify)];
+    if (this.#yield) this.#unsubscribe.push(this.#yield.onChange(notify));
   }
 
   get mode(): ResourceMode {
@@ -128,12 +136,33 @@ export class ResourceMonitor {
 
   /** Heartbeat status for `runningJobs` jobs of ours now running. */
   status(runningJobs: number): WorkerStatus {
-    return effectiveStatus({ paused: this.control.isPaused(), throttled: this.throttle.state === "throttled", runningJobs });
+    return effectiveStatus({
+      paused: this.control.isPaused(),
+      throttled: this.throttle.state === "throttled" || this.isYielding(),
+      runningJobs,
+    });
   }
 
-  /** Whether a new job may start now (not paused, not throttled); concurrency limits are the caller's. */
+  /** Yielding to a GPU program or a full-screen application. */
+  isYielding(): boolean {
+    return this.#yield?.state.yielding === true;
+  }
+
+  /** Why the worker is paused or throttled now (for the tray), or null when it is not. */
+  statusReason(): string | null {
+    const pause = this.control.active()[0];
+    if (pause) return pause.reason ?? (pause.source === "server" ? "paused by the coordinator" : "paused by the contributor");
+    if (this.isYielding()) return this.#yield?.state.reason ?? "yielding to another program";
+    if (this.throttle.state === "throttled") {
+      const loads = this.throttle.overloaded;
+      return loads.length ? `this computer is busy (${loads.join(", ")} over the threshold)` : "this computer is busy";
+    }
+    return null;
+  }
+
+  /** Whether a new job may start now (not paused, not throttled, not yielding); concurrency limits are the caller's. */
   canAcceptJob(): boolean {
-    return !this.control.isPaused() && this.throttle.state === "normal";
+    return !this.control.isPaused() && this.throttle.state === "normal" && !this.isYielding();
   }
 
   /** Counts a job offer refused because of `canAcceptJob()` (reported as throttled_requests). */
@@ -151,6 +180,7 @@ export class ResourceMonitor {
       counters: this.throttle.counters(),
       pauses: this.control.active(),
       sampleErrors: this.#sampleErrors,
+      yield: this.#yield?.state ?? null,
     };
   }
 

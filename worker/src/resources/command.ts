@@ -1,0 +1,31 @@
+// Runs a small OS tool (nvidia-smi, xprop, powershell) for the yield probes; a missing tool is "no reading", not an error.
+
+export interface CommandOutput {
+  exitCode: number;
+  stdout: string;
+}
+
+/** Runs argv; resolves null when the program is not installed. Tests pass a fake one. */
+export type CommandRunner = (argv: readonly string[], options?: { timeoutMs?: number }) => Promise<CommandOutput | null>;
+
+/** Bun.spawn with a timeout (killed → exit code 124-like non-zero); stderr is dropped. */
+export const runCommand: CommandRunner = async (argv, options = {}) => {
+  const [program, ...args] = argv;
+  if (!program) throw new TypeError("runCommand: empty command");
+  const resolved = Bun.which(program);
+  if (!resolved) return null;
+  let proc: Bun.Subprocess<"ignore", "pipe", "ignore">;
+  try {
+    proc = Bun.spawn([resolved, ...args], { stdin: "ignore", stdout: "pipe", stderr: "ignore", windowsHide: true });
+  } catch {
+    return null;
+  }
+  const timer = setTimeout(() => proc.kill(), options.timeoutMs ?? 5000);
+  try {
+    const stdout = await new Response(proc.stdout).text();
+    const exitCode = await proc.exited;
+    return { exitCode, stdout };
+  } finally {
+    clearTimeout(timer);
+  }
+};
