@@ -8,6 +8,7 @@ import postgres from "postgres";
 import { errorHandling } from "./api/app.ts";
 import { jobRoutes } from "./api/jobs/index.ts";
 import { openAiRoutes } from "./api/openai/index.ts";
+import { AuditService } from "./audit/service.ts";
 import type { Config } from "./config/settings.ts";
 import { dashboardRoutes } from "./dashboard/index.ts";
 import { openRepository } from "./db/open.ts";
@@ -33,6 +34,8 @@ export interface Coordinator {
   gateway: Gateway;
   scheduler: Scheduler;
   metrics: CoordinatorMetrics;
+  /** Result verification (issue 9): audits, canaries, trust and quarantine. */
+  audit: AuditService;
   /**
    * Sends a command (pause / resume / restart) or config change to one worker or, with
    * nodeId null, to all, wherever their sockets are. Resolves once published.
@@ -94,10 +97,27 @@ export async function startCoordinator(
       return counts;
     },
     queueDepth: () => repo.countJobs("queued"),
+    quarantinedCount: async () => (await repo.listWorkers()).filter((w) => w.quarantinedAt !== null && w.revokedAt === null).length,
     onCollectError: (source, e) => log("warn", `metrics ${source}: ${(e as Error).message}`),
   });
+  const audit = new AuditService(
+    repo,
+    bus,
+    {
+      fraction: config.auditFraction,
+      deterministicFraction: config.auditDeterministicFraction,
+      canaryFraction: config.auditCanaryFraction,
+      prior: config.auditTrustPrior,
+      threshold: config.auditTrustThreshold,
+      maxAttempts: config.maxAttempts,
+      timeoutMs: config.jobTimeoutSecs * 1000,
+      staleMs: config.auditStaleSecs * 1000,
+    },
+    { metrics, log, instanceId },
+  );
   const jobs = new JobService(repo, bus, {
     metrics,
+    prepare: (id, input) => audit.prepare(id, input),
     instanceId,
     queueLimit: config.queueLimit,
     maxAttempts: config.maxAttempts,
@@ -146,6 +166,7 @@ export async function startCoordinator(
       gateway.sweep(repo).catch((e) => log("error", `gateway sweep: ${(e as Error).message}`));
       jobs.sweep().catch((e) => log("error", `job sweep: ${(e as Error).message}`));
     }
+    if (ticks % 5 === 0) audit.sweep().catch((e) => log("error", `audit sweep: ${(e as Error).message}`));
   }, 1000);
 
   const workerUrl = `wss://${hostForUrl(config.workerHost)}:${gateway.port}`;
@@ -195,6 +216,7 @@ export async function startCoordinator(
     gateway,
     scheduler,
     metrics,
+    audit,
     pushToWorkers: (nodeId, message) => bus.publish({ kind: "worker_push", nodeId, message }),
     async revokeWorker(nodeId, reason) {
       const serials = await repo.revokeWorker(nodeId, reason, Date.now());
@@ -204,6 +226,7 @@ export async function startCoordinator(
     async stop() {
       clearInterval(tick);
       unsubscribe();
+      audit.close();
       jobs.close();
       await api.stop(true);
       await gateway.stop();

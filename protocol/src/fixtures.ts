@@ -137,6 +137,12 @@ function withoutMessages(assignment: MessageOf<"job_assignment">, prompt: string
 /** Further valid variants that exercise the other branches (prompt instead of messages, failures, …). */
 export const variantFixtures = {
   jobAssignmentPrompt: withoutMessages(fixtures.job_assignment, "Once upon a time"),
+  /** A job whose output will be compared with another worker's (result verification). */
+  jobAssignmentDeterministic: {
+    ...withoutMessages(fixtures.job_assignment, "Once upon a time"),
+    params: { ...fixtures.job_assignment.params, temperature: 0 },
+    deterministic: true,
+  },
   jobResultFailed: {
     type: "job_result",
     job_id: JOB,

@@ -18,6 +18,7 @@ function where(src: Source): string {
 
 function describe(spec: SettingSpec): string {
   if (spec.type === "int") return `an integer from ${spec.min ?? "-∞"} to ${spec.max ?? "∞"}`;
+  if (spec.type === "number") return `a number from ${spec.min ?? "-∞"} to ${spec.max ?? "∞"}`;
   if (spec.type === "bool") return "true or false";
   if (spec.type === "list") return "a list of strings";
   if (spec.choices) return `one of ${spec.choices.join(", ")}`;
@@ -32,6 +33,12 @@ function coerce(spec: SettingSpec, raw: unknown, src: Source): string | number |
       const n =
         typeof raw === "string" ? (/^-?\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN) : typeof raw === "bigint" ? Number(raw) : raw;
       if (typeof n !== "number" || !Number.isSafeInteger(n)) throw bad();
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) throw bad();
+      return n;
+    }
+    case "number": {
+      const n = typeof raw === "string" ? (/^-?(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(raw.trim()) ? Number(raw) : Number.NaN) : raw;
+      if (typeof n !== "number" || !Number.isFinite(n)) throw bad();
       if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) throw bad();
       return n;
     }

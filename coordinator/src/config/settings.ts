@@ -1,6 +1,6 @@
 // Every coordinator setting, declared once: TOML key, environment variable, flag, type, default, help.
 
-export type SettingType = "string" | "int" | "bool" | "list";
+export type SettingType = "string" | "int" | "number" | "bool" | "list";
 
 export interface SettingSpec<T extends SettingType = SettingType> {
   /** Dotted TOML key, e.g. "api.port" ([api] port = 8080). */
@@ -8,14 +8,14 @@ export interface SettingSpec<T extends SettingType = SettingType> {
   type: T;
   default: SettingValue<T>;
   description: string;
-  /** Integers: allowed range. */
+  /** Integers and numbers: allowed range. */
   min?: number;
   max?: number;
   /** Strings: allowed values. */
   choices?: readonly string[];
 }
 
-export type SettingValue<T extends SettingType> = T extends "int"
+export type SettingValue<T extends SettingType> = T extends "int" | "number"
   ? number
   : T extends "bool"
     ? boolean
@@ -153,6 +153,54 @@ export const SETTINGS = {
     min: 60,
     max: 31_536_000,
     description: "default lifetime of enrolment tokens",
+  }),
+  auditFraction: s({
+    key: "audit.fraction",
+    type: "number",
+    default: 0.02,
+    min: 0,
+    max: 1,
+    description: "share of client jobs re-run on a second worker of the same class to check the result (0 = no audits)",
+  }),
+  auditDeterministicFraction: s({
+    key: "audit.deterministic_fraction",
+    type: "number",
+    default: 0.1,
+    min: 0,
+    max: 1,
+    description: "share of client jobs run deterministically (alone, no prompt cache): the audited ones plus decoys",
+  }),
+  auditCanaryFraction: s({
+    key: "audit.canary_fraction",
+    type: "number",
+    default: 0.01,
+    min: 0,
+    max: 1,
+    description: "chance, after each completed client job, of a canary (known-answer job) for that worker",
+  }),
+  auditTrustThreshold: s({
+    key: "audit.trust_threshold",
+    type: "number",
+    default: 0.7,
+    min: 0,
+    max: 0.999,
+    description: "trust below which a worker is quarantined: no jobs, no credit (gogrid-admin workers release lifts it)",
+  }),
+  auditTrustPrior: s({
+    key: "audit.trust_prior",
+    type: "int",
+    default: 8,
+    min: 1,
+    max: 10_000,
+    description: "pseudo-matches of a new worker: trust = (prior + matches) / (prior + matches + mismatches)",
+  }),
+  auditStaleSecs: s({
+    key: "audit.stale_secs",
+    type: "int",
+    default: 3600,
+    min: 10,
+    max: 604_800,
+    description: "checks not finished this long after they began are closed as unresolved",
   }),
 } as const;
 

@@ -1,5 +1,5 @@
 // The closed value sets of status columns, shared by both schemas and the row mapping.
-import type { JobAttemptRow, JobStatus, WorkerStatus } from "./repository.ts";
+import type { AuditKind, AuditStatus, JobAttemptRow, JobPurpose, JobStatus, WorkerStatus } from "./repository.ts";
 
 export const WORKER_STATUSES = ["online", "idle", "busy", "paused", "throttled", "offline"] as const satisfies readonly WorkerStatus[];
 export const JOB_STATUSES = ["queued", "running", "completed", "failed", "cancelled", "dead"] as const satisfies readonly JobStatus[];
@@ -10,3 +10,17 @@ export const ATTEMPT_OUTCOMES = [
   "expired",
   "cancelled",
 ] as const satisfies readonly JobAttemptRow["outcome"][];
+
+/** Who a job is for: a client, an audit re-run, or a canary (issue 9). */
+export const JOB_PURPOSES = ["client", "audit", "canary"] as const satisfies readonly JobPurpose[];
+export const AUDIT_KINDS = ["audit", "canary"] as const satisfies readonly AuditKind[];
+export const AUDIT_STATUSES = [
+  "waiting",
+  "running",
+  "tiebreak",
+  "match",
+  "mismatch",
+  "inconclusive",
+  "unresolved",
+  "skipped",
+] as const satisfies readonly AuditStatus[];

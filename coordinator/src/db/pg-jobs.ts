@@ -1,6 +1,7 @@
 // The job queue on Postgres: leases with FOR UPDATE SKIP LOCKED, fencing, retries and expiry.
 import { and, asc, count, desc, eq, inArray, lte, or, sql } from "drizzle-orm";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { placementWhere } from "./placement.ts";
 import type { JobAttemptRow, JobFilter, JobResult, JobRow, JobStatus, LeaseRequest, NewJob } from "./repository.ts";
 import * as rows from "./rows.ts";
 import { jobAttempts, jobs } from "./schema-pg.ts";
@@ -25,6 +26,10 @@ export async function enqueueJob(db: Db, job: NewJob): Promise<JobRow> {
       originInstance: job.originInstance,
       createdAt: job.now,
       updatedAt: job.now,
+      purpose: job.purpose ?? "client",
+      targetWorker: job.targetWorker ?? null,
+      avoidWorkers: rows.encodeWorkerList(job.avoidWorkers),
+      workerClass: job.workerClass ?? null,
     })
     .returning();
   return rows.toJob(row!);
@@ -51,7 +56,7 @@ export async function leaseNextJob(db: Db, req: LeaseRequest): Promise<JobRow | 
     const [next] = await tx
       .select({ id: jobs.id })
       .from(jobs)
-      .where(and(eq(jobs.status, "queued"), inArray(jobs.model, req.models), lte(jobs.availableAt, req.now)))
+      .where(and(eq(jobs.status, "queued"), inArray(jobs.model, req.models), lte(jobs.availableAt, req.now), placementWhere(jobs, req)))
       .orderBy(sql`${jobs.priority} desc nulls last`, asc(jobs.createdAt), asc(jobs.seq))
       .limit(1)
       .for("update", { skipLocked: true });

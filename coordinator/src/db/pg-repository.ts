@@ -5,10 +5,15 @@ import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres, { type Sql } from "postgres";
 import { DatabaseError, describeCause } from "./errors.ts";
 import * as ledger from "./ledger-query.ts";
+import * as auditOps from "./pg-audits.ts";
 import type { Db } from "./pg-jobs.ts";
 import * as jobOps from "./pg-jobs.ts";
 import type {
   ApiKeyRow,
+  AuditFilter,
+  AuditRow,
+  AuditStatus,
+  CanaryRow,
   CertificateRow,
   EnrolmentTokenRow,
   JobAttemptRow,
@@ -22,9 +27,11 @@ import type {
   LedgerTotals,
   MetricSample,
   ModelRow,
+  NewAudit,
   NewJob,
   PriceRow,
   Repository,
+  TrustPolicy,
   WorkerRow,
 } from "./repository.ts";
 import * as rows from "./rows.ts";
@@ -342,6 +349,54 @@ export class PgRepository implements Repository {
     await this.db.transaction(async (tx) => {
       for (const chunk of rows.chunks(samples, rows.INSERT_CHUNK)) await tx.insert(metricSamples).values(chunk);
     });
+  }
+
+  // result verification (issue 9): pg-audits.ts
+
+  recordTrust(
+    nodeId: string,
+    delta: { matches: number; mismatches: number },
+    policy: TrustPolicy,
+    reason: string,
+    now: number,
+  ): Promise<{ worker: WorkerRow; quarantined: boolean } | null> {
+    return auditOps.recordTrust(this.db, nodeId, delta, policy, reason, now);
+  }
+
+  releaseWorker(nodeId: string, policy: TrustPolicy): Promise<boolean> {
+    return auditOps.releaseWorker(this.db, nodeId, policy);
+  }
+
+  insertAudit(row: NewAudit): Promise<boolean> {
+    return auditOps.insertAudit(this.db, row);
+  }
+
+  getAudit(id: string): Promise<AuditRow | null> {
+    return auditOps.getAudit(this.db, id);
+  }
+
+  findAuditByJob(jobId: string): Promise<AuditRow | null> {
+    return auditOps.findAuditByJob(this.db, jobId);
+  }
+
+  updateAudit(id: string, from: AuditStatus[], patch: Partial<Omit<AuditRow, "id" | "kind">>): Promise<AuditRow | null> {
+    return auditOps.updateAudit(this.db, id, from, patch);
+  }
+
+  listAudits(filter: AuditFilter = {}): Promise<AuditRow[]> {
+    return auditOps.listAudits(this.db, filter);
+  }
+
+  addCanary(row: CanaryRow): Promise<void> {
+    return auditOps.addCanary(this.db, row);
+  }
+
+  listCanaries(model?: string): Promise<CanaryRow[]> {
+    return auditOps.listCanaries(this.db, model);
+  }
+
+  removeCanary(id: string): Promise<boolean> {
+    return auditOps.removeCanary(this.db, id);
   }
 
   async close(): Promise<void> {

@@ -19,8 +19,13 @@ export interface WorkerRow {
   lastHeartbeatAt: number | null;
   createdAt: number;
   revokedAt: number | null;
-  /** Quarantined (issue 9) workers get no jobs. */
+  /** Trust score in [0, 1] from audit and canary outcomes (issue 9); 1 = no evidence against it. */
   trust: number;
+  /** Set while quarantined (issue 9): no jobs and no credit until an operator releases it. */
+  quarantinedAt: number | null;
+  quarantineReason: string | null;
+  auditMatches: number;
+  auditMismatches: number;
 }
 
 export interface CertificateRow {
@@ -67,6 +72,9 @@ export interface ModelRow {
 
 export type JobStatus = "queued" | "running" | "completed" | "failed" | "cancelled" | "dead";
 
+/** client: a client's job; audit: a re-run that checks one (issue 9); canary: a known-answer check. */
+export type JobPurpose = "client" | "audit" | "canary";
+
 export interface JobRow {
   id: string;
   apiKeyId: string | null;
@@ -96,6 +104,13 @@ export interface JobRow {
   promptTokens: number | null;
   completionTokens: number | null;
   error: { code: string; message: string } | null;
+  purpose: JobPurpose;
+  /** Placement: only this worker may run it (canaries). */
+  targetWorker: string | null;
+  /** Placement: these workers may not run it (an audit avoids the worker it checks). */
+  avoidWorkers: string[];
+  /** Placement: only workers of this class (backend and architecture) may run it. */
+  workerClass: string | null;
 }
 
 export interface JobAttemptRow {
@@ -119,6 +134,10 @@ export interface NewJob {
   timeoutMs: number;
   originInstance: string | null;
   now: number;
+  purpose?: JobPurpose;
+  targetWorker?: string | null;
+  avoidWorkers?: string[];
+  workerClass?: string | null;
 }
 
 export interface JobFilter {
@@ -136,6 +155,8 @@ export interface LeaseRequest {
   leaseMs: number;
   /** The fencing token for this attempt (caller-made, unique). */
   fence: string;
+  /** The worker's class (backend/arch): jobs placed on one class go only to workers of it. */
+  workerClass?: string;
 }
 
 export interface JobResult {
@@ -185,6 +206,62 @@ export interface LedgerTotals {
   jobs: number;
   promptTokens: number;
   completionTokens: number;
+}
+
+export type AuditKind = "audit" | "canary";
+/**
+ * waiting: the client job still runs; running: the audit re-run (or the canary) runs; tiebreak: a
+ * third worker runs it; then match, mismatch (someone's answer was wrong), inconclusive (late
+ * divergence, no one blamed), unresolved (no majority, or no third worker), skipped (no auditor,
+ * or the client job did not complete).
+ */
+export type AuditStatus = "waiting" | "running" | "tiebreak" | "match" | "mismatch" | "inconclusive" | "unresolved" | "skipped";
+
+export interface AuditRow {
+  /** kind audit: the client job checked; kind canary: the canary job. */
+  id: string;
+  kind: AuditKind;
+  model: string;
+  workerClass: string | null;
+  /** The worker checked: the client job's worker, or the canary's target (null while waiting). */
+  subjectWorker: string | null;
+  auditJobId: string | null;
+  auditWorker: string | null;
+  tiebreakJobId: string | null;
+  tiebreakWorker: string | null;
+  canaryId: string | null;
+  status: AuditStatus;
+  culprit: string | null;
+  detail: string | null;
+  createdAt: number;
+  resolvedAt: number | null;
+}
+
+export type NewAudit = Pick<AuditRow, "id" | "kind" | "model" | "status" | "createdAt"> &
+  Partial<Omit<AuditRow, "id" | "kind" | "model" | "status" | "createdAt">>;
+
+export interface AuditFilter {
+  status?: AuditStatus[];
+  /** Audits where the worker was subject, auditor, tie-breaker or culprit. */
+  workerId?: string;
+  limit?: number;
+}
+
+export interface CanaryRow {
+  id: string;
+  model: string;
+  prompt: string;
+  expected: string;
+  maxTokens: number;
+  workerClass: string | null;
+  createdAt: number;
+}
+
+/** How trust is scored from outcome counts, and where quarantine begins. */
+export interface TrustPolicy {
+  score(matches: number, mismatches: number): number;
+  /** A worker whose score falls below this is quarantined. */
+  threshold: number;
 }
 
 export interface Repository {
@@ -279,6 +356,35 @@ export interface Repository {
   /** Entries newest first (at, then jobId, descending); at most `limit`. */
   listLedger(filter: LedgerFilter & { limit?: number }): Promise<LedgerEntry[]>;
   insertMetricSamples(samples: MetricSample[]): Promise<void>;
+
+  // result verification (issue 9)
+  /**
+   * Adds outcomes to the worker's counts and recomputes its trust in one transaction; a worker
+   * that falls below the threshold is quarantined (`quarantined` is true only for that call).
+   * Null when there is no such worker.
+   */
+  recordTrust(
+    nodeId: string,
+    delta: { matches: number; mismatches: number },
+    policy: TrustPolicy,
+    reason: string,
+    now: number,
+  ): Promise<{ worker: WorkerRow; quarantined: boolean } | null>;
+  /** Lifts a quarantine and clears the counts (a fresh start); false when not quarantined / unknown. */
+  releaseWorker(nodeId: string, policy: TrustPolicy): Promise<boolean>;
+  /** Inserts the audit unless one with its id exists; true when inserted. */
+  insertAudit(row: NewAudit): Promise<boolean>;
+  getAudit(id: string): Promise<AuditRow | null>;
+  /** The audit a job belongs to: as the checked job, the audit re-run or the tie-break. */
+  findAuditByJob(jobId: string): Promise<AuditRow | null>;
+  /** Applies `patch` only while the audit's status is one of `from` (compare-and-set); the updated row or null. */
+  updateAudit(id: string, from: AuditStatus[], patch: Partial<Omit<AuditRow, "id" | "kind">>): Promise<AuditRow | null>;
+  /** Newest first. */
+  listAudits(filter?: AuditFilter): Promise<AuditRow[]>;
+  addCanary(row: CanaryRow): Promise<void>;
+  /** Oldest first; one model's when given. */
+  listCanaries(model?: string): Promise<CanaryRow[]>;
+  removeCanary(id: string): Promise<boolean>;
 
   close(): Promise<void>;
 }

@@ -2,6 +2,8 @@
 // job state transitions (fail, expire) both implementations apply identically.
 import type {
   ApiKeyRow,
+  AuditRow,
+  CanaryRow,
   CertificateRow,
   EnrolmentTokenRow,
   JobAttemptRow,
@@ -27,6 +29,10 @@ export function toWorker(r: WorkerRow): WorkerRow {
     createdAt: r.createdAt,
     revokedAt: r.revokedAt,
     trust: r.trust,
+    quarantinedAt: r.quarantinedAt,
+    quarantineReason: r.quarantineReason,
+    auditMatches: r.auditMatches,
+    auditMismatches: r.auditMismatches,
   };
 }
 
@@ -88,7 +94,53 @@ export function toLedgerEntry(r: LedgerEntry): LedgerEntry {
   };
 }
 
-export function toJob(r: JobRow): JobRow {
+/** A job's stored columns: avoid_workers is text (",a,b,"), decoded to a list. */
+export type StoredJob = Omit<JobRow, "avoidWorkers"> & { avoidWorkers: string | null };
+
+/** [a, b] → ",a,b," (so one LIKE '%,id,%' finds a member); [] → null. */
+export function encodeWorkerList(ids: readonly string[] | undefined): string | null {
+  if (!ids || ids.length === 0) return null;
+  for (const id of ids) if (id.includes(",")) throw new RangeError(`a worker id in a job's placement cannot contain ",": ${id}`);
+  return `,${ids.join(",")},`;
+}
+
+export function decodeWorkerList(text: string | null): string[] {
+  return text ? text.split(",").filter(Boolean) : [];
+}
+
+export function toAudit(r: AuditRow): AuditRow {
+  return {
+    id: r.id,
+    kind: r.kind,
+    model: r.model,
+    workerClass: r.workerClass,
+    subjectWorker: r.subjectWorker,
+    auditJobId: r.auditJobId,
+    auditWorker: r.auditWorker,
+    tiebreakJobId: r.tiebreakJobId,
+    tiebreakWorker: r.tiebreakWorker,
+    canaryId: r.canaryId,
+    status: r.status,
+    culprit: r.culprit,
+    detail: r.detail,
+    createdAt: r.createdAt,
+    resolvedAt: r.resolvedAt,
+  };
+}
+
+export function toCanary(r: CanaryRow): CanaryRow {
+  return {
+    id: r.id,
+    model: r.model,
+    prompt: r.prompt,
+    expected: r.expected,
+    maxTokens: r.maxTokens,
+    workerClass: r.workerClass,
+    createdAt: r.createdAt,
+  };
+}
+
+export function toJob(r: StoredJob): JobRow {
   return {
     id: r.id,
     apiKeyId: r.apiKeyId,
@@ -113,6 +165,10 @@ export function toJob(r: JobRow): JobRow {
     promptTokens: r.promptTokens,
     completionTokens: r.completionTokens,
     error: r.error ?? null,
+    purpose: r.purpose,
+    targetWorker: r.targetWorker,
+    avoidWorkers: decodeWorkerList(r.avoidWorkers),
+    workerClass: r.workerClass,
   };
 }
 

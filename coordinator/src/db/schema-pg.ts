@@ -1,6 +1,6 @@
 // Postgres tables (drizzle-orm/pg-core); keep column names and meaning identical to schema-sqlite.ts.
 import { bigint, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
-import { ATTEMPT_OUTCOMES, JOB_STATUSES, WORKER_STATUSES } from "./enums.ts";
+import { ATTEMPT_OUTCOMES, AUDIT_KINDS, AUDIT_STATUSES, JOB_PURPOSES, JOB_STATUSES, WORKER_STATUSES } from "./enums.ts";
 
 /** Epoch milliseconds. */
 const ms = (name: string) => bigint(name, { mode: "number" });
@@ -19,6 +19,12 @@ export const workers = pgTable(
     createdAt: ms("created_at").notNull(),
     revokedAt: ms("revoked_at"),
     trust: doublePrecision("trust").notNull().default(1),
+    /** Set while quarantined (issue 9): no jobs, no credit, until an operator releases it. */
+    quarantinedAt: ms("quarantined_at"),
+    quarantineReason: text("quarantine_reason"),
+    /** Audit and canary outcomes the trust score is computed from. */
+    auditMatches: integer("audit_matches").notNull().default(0),
+    auditMismatches: integer("audit_mismatches").notNull().default(0),
   },
   (t) => [index("workers_status_heartbeat_idx").on(t.status, t.lastHeartbeatAt), index("workers_owner_idx").on(t.ownerId)],
 );
@@ -108,6 +114,12 @@ export const jobs = pgTable(
     promptTokens: integer("prompt_tokens"),
     completionTokens: integer("completion_tokens"),
     error: jsonb("error").$type<{ code: string; message: string }>(),
+    /** client, audit or canary (issue 9): only client jobs are credited and seen by clients. */
+    purpose: text("purpose", { enum: JOB_PURPOSES }).notNull().default("client"),
+    /** Placement (issue 9): only this worker may run it / these may not (",a,b,") / only this worker class. */
+    targetWorker: text("target_worker"),
+    avoidWorkers: text("avoid_workers"),
+    workerClass: text("worker_class"),
   },
   (t) => [
     // leaseNextJob: status = queued, model in (...), ORDER BY priority DESC, created_at, seq
@@ -162,4 +174,53 @@ export const metricSamples = pgTable(
     at: ms("at").notNull(),
   },
   (t) => [index("metric_samples_name_at_idx").on(t.name, t.at)],
+);
+
+/**
+ * Result checks (issue 9). kind "audit": `id` is the client job re-run on another worker
+ * (`auditJobId`) and, when the two disagree, on a third (`tiebreakJobId`). kind "canary": `id` is
+ * the canary job sent to `subjectWorker`, compared with the canary's known answer.
+ */
+export const audits = pgTable(
+  "audits",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: AUDIT_KINDS }).notNull(),
+    model: text("model").notNull(),
+    workerClass: text("worker_class"),
+    subjectWorker: text("subject_worker"),
+    auditJobId: text("audit_job_id"),
+    auditWorker: text("audit_worker"),
+    tiebreakJobId: text("tiebreak_job_id"),
+    tiebreakWorker: text("tiebreak_worker"),
+    canaryId: text("canary_id"),
+    status: text("status", { enum: AUDIT_STATUSES }).notNull(),
+    /** The worker the outcome counted against (mismatch), if any. */
+    culprit: text("culprit"),
+    detail: text("detail"),
+    createdAt: ms("created_at").notNull(),
+    resolvedAt: ms("resolved_at"),
+  },
+  (t) => [
+    index("audits_status_idx").on(t.status, t.createdAt),
+    index("audits_audit_job_idx").on(t.auditJobId),
+    index("audits_tiebreak_job_idx").on(t.tiebreakJobId),
+    index("audits_subject_idx").on(t.subjectWorker),
+  ],
+);
+
+/** Operator-registered prompts with known answers, per model (issue 9). */
+export const canaries = pgTable(
+  "canaries",
+  {
+    id: text("id").primaryKey(),
+    model: text("model").notNull(),
+    prompt: text("prompt").notNull(),
+    expected: text("expected").notNull(),
+    maxTokens: integer("max_tokens").notNull(),
+    /** Only workers of this class get it (the answer was made on that backend); null = any. */
+    workerClass: text("worker_class"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [index("canaries_model_idx").on(t.model)],
 );

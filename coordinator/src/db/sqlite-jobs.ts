@@ -1,6 +1,7 @@
 // The job queue on SQLite: leases, fencing, retries and expiry, each in one IMMEDIATE transaction.
 import { and, asc, count, desc, eq, inArray, lte, or, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { placementWhere } from "./placement.ts";
 import type { JobAttemptRow, JobFilter, JobResult, JobRow, JobStatus, LeaseRequest, NewJob } from "./repository.ts";
 import * as rows from "./rows.ts";
 import { jobAttempts, jobs } from "./schema-sqlite.ts";
@@ -30,6 +31,10 @@ export async function enqueueJob(db: Db, job: NewJob): Promise<JobRow> {
       originInstance: job.originInstance,
       createdAt: job.now,
       updatedAt: job.now,
+      purpose: job.purpose ?? "client",
+      targetWorker: job.targetWorker ?? null,
+      avoidWorkers: rows.encodeWorkerList(job.avoidWorkers),
+      workerClass: job.workerClass ?? null,
     })
     .returning()
     .get();
@@ -56,7 +61,7 @@ export async function leaseNextJob(db: Db, req: LeaseRequest): Promise<JobRow | 
     const next = tx
       .select({ id: jobs.id })
       .from(jobs)
-      .where(and(eq(jobs.status, "queued"), inArray(jobs.model, req.models), lte(jobs.availableAt, req.now)))
+      .where(and(eq(jobs.status, "queued"), inArray(jobs.model, req.models), lte(jobs.availableAt, req.now), placementWhere(jobs, req)))
       .orderBy(desc(jobs.priority), asc(jobs.createdAt), sql`rowid`)
       .limit(1)
       .get();

@@ -7,6 +7,10 @@ import { DatabaseError, describeCause } from "./errors.ts";
 import * as ledger from "./ledger-query.ts";
 import type {
   ApiKeyRow,
+  AuditFilter,
+  AuditRow,
+  AuditStatus,
+  CanaryRow,
   CertificateRow,
   EnrolmentTokenRow,
   JobAttemptRow,
@@ -20,13 +24,16 @@ import type {
   LedgerTotals,
   MetricSample,
   ModelRow,
+  NewAudit,
   NewJob,
   PriceRow,
   Repository,
+  TrustPolicy,
   WorkerRow,
 } from "./repository.ts";
 import * as rows from "./rows.ts";
 import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, models, prices, workers } from "./schema-sqlite.ts";
+import * as auditOps from "./sqlite-audits.ts";
 import * as jobOps from "./sqlite-jobs.ts";
 import { type Db, immediate, type Tx } from "./sqlite-jobs.ts";
 
@@ -350,6 +357,54 @@ export class SqliteRepository implements Repository {
     this.write((tx) => {
       for (const chunk of rows.chunks(samples, rows.INSERT_CHUNK)) tx.insert(metricSamples).values(chunk).run();
     });
+  }
+
+  // result verification (issue 9): sqlite-audits.ts
+
+  recordTrust(
+    nodeId: string,
+    delta: { matches: number; mismatches: number },
+    policy: TrustPolicy,
+    reason: string,
+    now: number,
+  ): Promise<{ worker: WorkerRow; quarantined: boolean } | null> {
+    return auditOps.recordTrust(this.db, nodeId, delta, policy, reason, now);
+  }
+
+  releaseWorker(nodeId: string, policy: TrustPolicy): Promise<boolean> {
+    return auditOps.releaseWorker(this.db, nodeId, policy);
+  }
+
+  insertAudit(row: NewAudit): Promise<boolean> {
+    return auditOps.insertAudit(this.db, row);
+  }
+
+  getAudit(id: string): Promise<AuditRow | null> {
+    return auditOps.getAudit(this.db, id);
+  }
+
+  findAuditByJob(jobId: string): Promise<AuditRow | null> {
+    return auditOps.findAuditByJob(this.db, jobId);
+  }
+
+  updateAudit(id: string, from: AuditStatus[], patch: Partial<Omit<AuditRow, "id" | "kind">>): Promise<AuditRow | null> {
+    return auditOps.updateAudit(this.db, id, from, patch);
+  }
+
+  listAudits(filter: AuditFilter = {}): Promise<AuditRow[]> {
+    return auditOps.listAudits(this.db, filter);
+  }
+
+  addCanary(row: CanaryRow): Promise<void> {
+    return auditOps.addCanary(this.db, row);
+  }
+
+  listCanaries(model?: string): Promise<CanaryRow[]> {
+    return auditOps.listCanaries(this.db, model);
+  }
+
+  removeCanary(id: string): Promise<boolean> {
+    return auditOps.removeCanary(this.db, id);
   }
 
   async close(): Promise<void> {

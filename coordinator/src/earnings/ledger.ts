@@ -18,7 +18,11 @@ export type NoCreditReason =
   /** The job was completed by another worker (this caller's attempt was fenced out). */
   | "other_worker"
   /** The ledger already holds this job's entry (an earlier or concurrent call made it). */
-  | "already_credited";
+  | "already_credited"
+  /** An audit re-run or a canary (issue 9): checks, not client work, are never paid. */
+  | "not_client_job"
+  /** The worker is quarantined (issue 9): its results are not trusted, so not paid, ever. */
+  | "quarantined";
 
 export type CreditResult = { credited: true; amountMicros: number } | { credited: false; amountMicros: 0; reason: NoCreditReason };
 
@@ -29,6 +33,9 @@ export type CreditResult = { credited: true; amountMicros: number } | { credited
  * so `job` may be any copy of it (only its id is used) and the stored status decides:
  * - only `completed` jobs with completionTokens > 0 are credited (never failed, cancelled, dead or
  *   zero-output ones), and only to the worker that completed it (its workerId);
+ * - only client jobs (never audit re-runs or canaries), and never to a quarantined worker: a job
+ *   it completes while quarantined stays unpaid after a release too. Credits made before a failed
+ *   audit are kept (the ledger is append-only); the audit list names them for the operator;
  * - the amount is priceMicros(getPrice(model), prompt, completion); a model without a price is
  *   still credited with amount 0, so its usage (tokens, jobs) shows in the ledger and the key.
  */
@@ -39,9 +46,11 @@ export async function creditCompletedJob(repo: Repository, job: Pick<JobRow, "id
   const completionTokens = stored.completionTokens ?? 0;
   if (!(completionTokens > 0)) return { credited: false, amountMicros: 0, reason: "no_output" };
   if (stored.workerId !== null && stored.workerId !== nodeId) return { credited: false, amountMicros: 0, reason: "other_worker" };
+  if (stored.purpose !== "client") return { credited: false, amountMicros: 0, reason: "not_client_job" };
   const promptTokens = Math.max(0, stored.promptTokens ?? 0);
 
   const [worker, price] = await Promise.all([repo.getWorker(nodeId), repo.getPrice(stored.model)]);
+  if (worker?.quarantinedAt != null) return { credited: false, amountMicros: 0, reason: "quarantined" };
   const amountMicros = priceMicros(price, promptTokens, completionTokens);
   const inserted = await repo.creditLedger({
     jobId: stored.id,

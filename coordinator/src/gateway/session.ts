@@ -352,6 +352,8 @@ export class WorkerSession implements WorkerSlot {
       params: req.params,
       timeout_secs: Math.max(1, Math.ceil(job.timeoutMs / 1000)),
       priority: Math.max(0, Math.min(100, job.priority)),
+      // result verification (issue 9): this output will be compared with another worker's
+      ...(req.deterministic === true ? { deterministic: true } : {}),
     });
   }
 

@@ -1,4 +1,5 @@
 // Hands queued jobs to this instance's connected workers; requeues lost attempts.
+import { workerClass } from "../audit/model.ts";
 import type { JobRow, Repository } from "../db/repository.ts";
 import type { CoordinatorMetrics } from "../metrics/index.ts";
 import type { Bus } from "./bus.ts";
@@ -65,9 +66,12 @@ export class Scheduler {
 
   private async pass(): Promise<void> {
     const all = (await this.repo.listModels()).map((m) => m.id);
+    // quarantined workers (issue 9) get nothing; the others lease within their class
+    const known = new Map((await this.repo.listWorkers()).map((w) => [w.nodeId, w]));
     for (;;) {
       const free = this.slots()
         .filter((s) => (s.status === "idle" || s.status === "busy") && s.running < s.capacity)
+        .filter((s) => known.get(s.nodeId)?.quarantinedAt === null)
         .sort((a, b) => a.running / a.capacity - b.running / b.capacity);
       if (free.length === 0) return;
       let placed = false;
@@ -80,6 +84,7 @@ export class Scheduler {
             now: this.now(),
             leaseMs: this.options.leaseMs,
             fence: crypto.randomUUID(),
+            workerClass: workerClass(known.get(slot.nodeId)?.info ?? null),
           });
           if (!job) continue;
           this.options.metrics?.attempt("attempt_started");

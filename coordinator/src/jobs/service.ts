@@ -12,6 +12,8 @@ export interface JobServiceOptions {
   maxAttempts: number;
   timeoutMs: number;
   now?: () => number;
+  /** Result verification's hook (AuditService.prepare): may pick the job for audit and adjust its request. */
+  prepare?: (jobId: string, input: SubmitInput) => Promise<SubmitInput["request"]>;
 }
 
 const FINAL = new Set(["completed", "failed", "cancelled", "dead"]);
@@ -85,7 +87,7 @@ export class JobService implements JobSubmitter {
 
   private async onlineWorkers(): Promise<number> {
     const workers = await this.repo.listWorkers();
-    return workers.filter((w) => w.status !== "offline" && w.revokedAt === null && w.trust > 0).length;
+    return workers.filter((w) => w.status !== "offline" && w.revokedAt === null && w.quarantinedAt === null).length;
   }
 
   async submit(input: SubmitInput): Promise<SubmittedJob> {
@@ -101,6 +103,7 @@ export class JobService implements JobSubmitter {
       throw new JobRejectedError("queue_full", `the queue is full (${this.options.queueLimit} jobs waiting); try again shortly`, 5);
     }
     const id = crypto.randomUUID();
+    const request = this.options.prepare ? await this.options.prepare(id, input) : input.request;
     const watch = new JobWatch(id);
     this.watches.set(id, watch); // before anyone can run it
     this.submittedAt.set(id, this.now());
@@ -108,7 +111,7 @@ export class JobService implements JobSubmitter {
       id,
       apiKeyId: input.apiKeyId,
       model: input.model,
-      request: input.request as unknown as Record<string, unknown>,
+      request: request as unknown as Record<string, unknown>,
       priority: input.priority ?? 50,
       maxAttempts: this.options.maxAttempts,
       timeoutMs: this.options.timeoutMs,

@@ -22,6 +22,8 @@ export interface JobRequest {
   prompt?: string;
   messages?: ChatTurn[];
   params: SamplingRequest;
+  /** Run alone in one sequence with no prompt cache, so the output can be compared (issue 9). */
+  deterministic?: boolean;
 }
 
 export type JobEvent =

@@ -21,8 +21,14 @@ export const WORKER_STATES = WORKER_STATUSES;
 export type WorkerState = (typeof WORKER_STATES)[number];
 
 /** Sources read at scrape time whose failures are counted by `gogrid_metrics_collect_errors_total{source}`. */
-export const COLLECT_SOURCES = ["workers", "queue_depth"] as const;
+export const COLLECT_SOURCES = ["workers", "queue_depth", "quarantined"] as const;
 export type CollectSource = (typeof COLLECT_SOURCES)[number];
+
+/** Result checks (issue 9), as counted by `gogrid_audits_total{kind, outcome}`. */
+export const AUDIT_KINDS = ["audit", "canary"] as const;
+export type AuditKindLabel = (typeof AUDIT_KINDS)[number];
+export const AUDIT_OUTCOMES = ["match", "mismatch", "inconclusive", "unresolved", "skipped"] as const;
+export type AuditOutcomeLabel = (typeof AUDIT_OUTCOMES)[number];
 
 /** The `route` label of requests no route matched (keeps raw URLs out of label values). */
 export const UNMATCHED_ROUTE = "unmatched";

@@ -3,6 +3,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import {
   ATTEMPT_RESULTS,
   type AttemptResult,
+  AUDIT_KINDS,
+  AUDIT_OUTCOMES,
+  type AuditKindLabel,
   COLLECT_SOURCES,
   type CollectSource,
   DURATION_BUCKETS,
@@ -22,6 +25,8 @@ export interface MetricsOptions {
   workerCounts?: () => Promise<Partial<Record<WorkerState, number>>>;
   /** Jobs waiting in the queue, read at every scrape. */
   queueDepth?: () => Promise<number>;
+  /** Workers quarantined now (issue 9), read at every scrape. */
+  quarantinedCount?: () => Promise<number>;
   /** Also export prom-client's process_* and nodejs_* metrics (default false: tests build many instances). */
   defaultMetrics?: boolean;
   /** A scrape-time source failed (also counted by `gogrid_metrics_collect_errors_total{source}`). */
@@ -54,6 +59,8 @@ export class CoordinatorMetrics {
   private readonly wsErrors: Counter<"kind">;
   private readonly credits: Counter;
   private readonly collectErrors: Counter<"source">;
+  private readonly audits: Counter<"kind" | "outcome">;
+  private readonly quarantines: Counter;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -119,7 +126,31 @@ export class CoordinatorMetrics {
       pending.push(p);
       return p;
     };
-    const { workerCounts, queueDepth } = options;
+    this.audits = new Counter({
+      name: "gogrid_audits_total",
+      help: "Result checks that ended (audit re-runs and canaries), by kind and outcome; mismatch = someone's result was wrong.",
+      labelNames: ["kind", "outcome"],
+      registers,
+    });
+    this.quarantines = new Counter({
+      name: "gogrid_quarantines_total",
+      help: "Workers quarantined because their trust fell below the threshold.",
+      registers,
+    });
+    const { workerCounts, queueDepth, quarantinedCount } = options;
+    new Gauge({
+      name: "gogrid_quarantined_workers",
+      help: "Workers quarantined at scrape time (NaN when the count failed).",
+      registers,
+      collect() {
+        if (!quarantinedCount) return;
+        return read(
+          "quarantined",
+          async () => this.set(await quarantinedCount()),
+          () => this.set(Number.NaN),
+        );
+      },
+    });
     new Gauge({
       name: "gogrid_workers",
       help: "Workers by state, as stored at scrape time (no samples when the count failed).",
@@ -165,6 +196,8 @@ export class CoordinatorMetrics {
     for (const kind of TOKEN_KINDS) this.tokenCount.inc({ kind }, 0);
     for (const kind of WS_ERROR_KINDS) this.wsErrors.inc({ kind }, 0);
     for (const source of COLLECT_SOURCES) this.collectErrors.inc({ source }, 0);
+    for (const kind of AUDIT_KINDS) for (const outcome of AUDIT_OUTCOMES) this.audits.inc({ kind, outcome }, 0);
+    this.quarantines.inc(0);
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -214,6 +247,16 @@ export class CoordinatorMetrics {
   credited(micros: number): void {
     const m = amount(micros);
     if (m !== null) this.credits.inc(m);
+  }
+
+  /** A result check ended (issue 9); open states ("waiting", "running", "tiebreak") are not counted. */
+  audit(kind: AuditKindLabel, outcome: string): void {
+    if ((AUDIT_OUTCOMES as readonly string[]).includes(outcome)) this.audits.inc({ kind, outcome });
+  }
+
+  /** A worker was quarantined. */
+  quarantined(): void {
+    this.quarantines.inc();
   }
 
   /** The Prometheus text exposition of every metric; runs the scrape-time sources. */

@@ -70,6 +70,13 @@ export const JobAssignmentMessage = defineMessage(
     timeout_secs: Type.Integer({ minimum: 1, maximum: LIMITS.MAX_TIMEOUT_SECS }),
     /** 0 (lowest) – 100 (highest). */
     priority: Type.Integer({ minimum: 0, maximum: 100 }),
+    /**
+     * true: the output must be reproducible, so the coordinator can compare it with another
+     * worker's run of the same request (result verification): decode this job alone in one
+     * sequence (no batching with other jobs) and without reusing a prompt cache. The seed in
+     * `params` is used as given. Absent = false.
+     */
+    deterministic: Type.Optional(Type.Boolean()),
   },
   "One attempt of an inference job.",
 );

@@ -26,6 +26,10 @@ export function accountTests(ctx: SuiteContext): void {
       createdAt: 200,
       revokedAt: null,
       trust: 1,
+      quarantinedAt: null,
+      quarantineReason: null,
+      auditMatches: 0,
+      auditMismatches: 0,
     });
     expect(await repo.getWorker("n2")).toEqual(created);
     expect(await repo.getWorker("nope")).toBeNull();

@@ -30,6 +30,10 @@ export function jobTests(ctx: SuiteContext): void {
       promptTokens: null,
       completionTokens: null,
       error: null,
+      purpose: "client",
+      targetWorker: null,
+      avoidWorkers: [],
+      workerClass: null,
     });
     expect(await repo.getJob("j1")).toEqual(job);
     expect(await repo.getJob("nope")).toBeNull();
