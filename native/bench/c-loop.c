@@ -15,6 +15,13 @@
 //   threadpool = 1: attach one persistent ggml CPU threadpool to the context (llama_attach_threadpool,
 //             as llama-cli does). Default 0, like GoGrid: then ggml makes a throw-away threadpool in
 //             every llama_decode (one thread created and joined per decode with 2 threads).
+//   n_seq > 1 (9th argument, default 1): batched decoding of n_seq sequences in one context
+//             (n_ctx cells each, n_seq_max = n_seq, as GoGrid's createContext({sequences})). The
+//             tokens csv may hold one prompt per sequence separated by ';' (else all share one).
+//             Each run decodes every prompt (its own llama_decode), then M-1 steps that each
+//             decode one token of every sequence in one batch. tg_tps is then the AGGREGATE rate:
+//             all n_seq*M generated tokens over the whole run (prompts included); pp_tps is all
+//             prompt tokens over the prompt phase. (bench/batch.ts uses this as its anchor.)
 // JSON per run: {"pp_tps":..,"tg_tps":..,"pp_ms":..,"tg_ms":..,"prompt_tokens":P,"generated":M,"aborted":false}
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +59,11 @@ typedef struct {
   llama_token *prompt;
   int n_prompt;
   int n_decode;
+  int n_seq;
+  // n_seq > 1: each sequence's prompt (pointers into `prompt`) and length
+  llama_token **seq_prompt;
+  int *seq_len;
+  struct llama_batch batch;
 } bench_t;
 
 typedef struct {
@@ -105,6 +117,74 @@ done:
   return r;
 }
 
+// n_seq sequences at once: every prompt decoded, then one batch per step with a token of each.
+// r.tg_ms is the whole run; r.generated counts the tokens of all sequences.
+static run_t run_batched(bench_t *b, int n_decode) {
+  run_t r = {0, 0, 0, 0, 0};
+  llama_memory_clear(llama_get_memory(b->ctx), true);
+  struct llama_sampler_chain_params sp = llama_sampler_chain_default_params();
+  sp.no_perf = true;
+  struct llama_sampler **smpl = malloc(sizeof(*smpl) * (size_t)b->n_seq);
+  llama_token *last = malloc(sizeof(llama_token) * (size_t)b->n_seq);
+  for (int s = 0; s < b->n_seq; s++) {
+    smpl[s] = llama_sampler_chain_init(sp);
+    llama_sampler_chain_add(smpl[s], llama_sampler_init_greedy());
+  }
+  struct llama_batch *bt = &b->batch;
+  double t0 = now_ms();
+  for (int s = 0; s < b->n_seq && r.status == 0; s++) {
+    bt->n_tokens = b->seq_len[s];
+    for (int i = 0; i < b->seq_len[s]; i++) {
+      bt->token[i] = b->seq_prompt[s][i];
+      bt->pos[i] = i;
+      bt->n_seq_id[i] = 1;
+      bt->seq_id[i][0] = s;
+      bt->logits[i] = i == b->seq_len[s] - 1;
+    }
+    r.status = llama_decode(b->ctx, *bt);
+    if (r.status != 0) break;
+    last[s] = llama_sampler_sample(smpl[s], b->ctx, -1);
+    consume(b->vocab, last[s]);
+    r.generated++;
+  }
+  double t1 = now_ms();
+  for (int step = 1; step < n_decode && r.status == 0; step++) {
+    bt->n_tokens = b->n_seq;
+    for (int s = 0; s < b->n_seq; s++) {
+      bt->token[s] = last[s];
+      bt->pos[s] = b->seq_len[s] + step - 1;
+      bt->n_seq_id[s] = 1;
+      bt->seq_id[s][0] = s;
+      bt->logits[s] = 1;
+    }
+    r.status = llama_decode(b->ctx, *bt);
+    if (r.status != 0) break;
+    for (int s = 0; s < b->n_seq; s++) {
+      last[s] = llama_sampler_sample(smpl[s], b->ctx, s);
+      consume(b->vocab, last[s]);
+      r.generated++;
+    }
+  }
+  double t2 = now_ms();
+  r.pp_ms = t1 - t0;
+  r.tg_ms = t2 - t0;
+  for (int s = 0; s < b->n_seq; s++) llama_sampler_free(smpl[s]);
+  free(smpl);
+  free(last);
+  return r;
+}
+
+static void print_batched(const run_t *r, const bench_t *b) {
+  int prompt = 0;
+  for (int s = 0; s < b->n_seq; s++) prompt += b->seq_len[s];
+  double pp = r->pp_ms > 0 ? prompt * 1e3 / r->pp_ms : 0;
+  double tg = r->tg_ms > 0 ? r->generated * 1e3 / r->tg_ms : 0;
+  printf("{\"pp_tps\":%.3f,\"tg_tps\":%.3f,\"pp_ms\":%.3f,\"tg_ms\":%.3f,\"prompt_tokens\":%d,\"generated\":%d,\"sequences\":%d,"
+         "\"aborted\":false}\n",
+         pp, tg, r->pp_ms, r->tg_ms, prompt, r->generated, b->n_seq);
+  fflush(stdout);
+}
+
 static void print_run(const run_t *r, int n_prompt) {
   double pp = r->pp_ms > 0 ? n_prompt * 1e3 / r->pp_ms : 0;
   double tg = r->tg_ms > 0 ? (r->generated - 1) * 1e3 / r->tg_ms : 0;
@@ -115,7 +195,7 @@ static void print_run(const run_t *r, int n_prompt) {
 
 static int parse_tokens(const char *csv, llama_token **out) {
   int cap = 1;
-  for (const char *c = csv; *c; c++) cap += *c == ',';
+  for (const char *c = csv; *c; c++) cap += *c == ',' || *c == ';';
   llama_token *t = malloc(sizeof(llama_token) * (size_t)cap);
   int n = 0;
   const char *c = csv;
@@ -124,7 +204,7 @@ static int parse_tokens(const char *csv, llama_token **out) {
     long v = strtol(c, &end, 10);
     if (end == c) break;
     t[n++] = (llama_token)v;
-    c = *end == ',' ? end + 1 : end;
+    c = (*end == ',' || *end == ';') ? end + 1 : end;
   }
   *out = t;
   return n;
@@ -143,7 +223,48 @@ int main(int argc, char **argv) {
   b.n_prompt = parse_tokens(argv[6], &b.prompt);
   int reps = argc > 7 ? atoi(argv[7]) : 0;
   int use_threadpool = argc > 8 ? atoi(argv[8]) : 0;
-  if (threads < 1 || n_ctx < 16 || b.n_decode < 2 || b.n_prompt < 1 || b.n_prompt + b.n_decode > n_ctx || b.n_prompt > 512) {
+  b.n_seq = argc > 9 ? atoi(argv[9]) : 1;
+  if (b.n_seq < 1 || b.n_seq > 256) {
+    fprintf(stderr, "c-loop: n_seq must be 1 to 256\n");
+    return 2;
+  }
+  // per-sequence prompts: ';' separates them (one prompt given: every sequence uses it)
+  b.seq_prompt = malloc(sizeof(llama_token *) * (size_t)b.n_seq);
+  b.seq_len = malloc(sizeof(int) * (size_t)b.n_seq);
+  {
+    int parts = 1;
+    for (const char *c = argv[6]; *c; c++) parts += *c == ';';
+    if (parts != 1 && parts != b.n_seq) {
+      fprintf(stderr, "c-loop: %d prompts given for %d sequences\n", parts, b.n_seq);
+      return 2;
+    }
+    // a segment of k ids has k-1 commas: count the ids of each ';'-separated segment
+    int seq = 0, start = 0, ids = 1;
+    for (const char *c = argv[6];; c++) {
+      if (*c == ',') ids++;
+      if (parts > 1 && (*c == ';' || *c == '\0')) {
+        b.seq_prompt[seq] = b.prompt + start;
+        b.seq_len[seq] = ids;
+        start += ids;
+        ids = 1;
+        seq++;
+      }
+      if (*c == '\0') break;
+    }
+    if (parts == 1) {
+      for (int s = 0; s < b.n_seq; s++) {
+        b.seq_prompt[s] = b.prompt;
+        b.seq_len[s] = b.n_prompt;
+      }
+    }
+  }
+  for (int s = 0; s < b.n_seq; s++) {
+    if (b.seq_len[s] < 1 || b.seq_len[s] > 512 || b.seq_len[s] + b.n_decode > n_ctx) {
+      fprintf(stderr, "c-loop: bad arguments (need 1<=P<=512 and P+M<=n_ctx for every prompt)\n");
+      return 2;
+    }
+  }
+  if (threads < 1 || n_ctx < 16 || b.n_decode < 2 || b.n_prompt < 1 || (b.n_seq == 1 && (b.n_prompt + b.n_decode > n_ctx || b.n_prompt > 512))) {
     fprintf(stderr, "c-loop: bad arguments (need threads>=1, decode>=2, 1<=P<=512, P+M<=n_ctx)\n");
     return 2;
   }
@@ -163,10 +284,10 @@ int main(int argc, char **argv) {
   }
   // The same context parameters as GoGrid's gg_new_context (flash attention left on auto).
   struct llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = (uint32_t)n_ctx;
+  cp.n_ctx = (uint32_t)n_ctx * (uint32_t)b.n_seq;
   cp.n_batch = 512;
   cp.n_ubatch = 512;
-  cp.n_seq_max = 1;
+  cp.n_seq_max = (uint32_t)b.n_seq;
   cp.n_threads = threads;
   cp.n_threads_batch = threads;
   cp.kv_unified = false;
@@ -191,6 +312,7 @@ int main(int argc, char **argv) {
     tp = tp_new(&tpp);
     llama_attach_threadpool(b.ctx, tp, tp);
   }
+  b.batch = llama_batch_init(512 > b.n_seq ? 512 : b.n_seq, 0, 1);
   b.vocab = llama_model_get_vocab(model);
   int n_vocab = llama_vocab_n_tokens(b.vocab);
   for (int i = 0; i < b.n_prompt; i++) {
@@ -203,13 +325,22 @@ int main(int argc, char **argv) {
   int rc = 0;
   if (reps > 0) {
     double *pp = malloc(sizeof(double) * (size_t)reps), *tg = malloc(sizeof(double) * (size_t)reps);
-    run_once(&b, b.n_decode, 0); // warm-up
+    if (b.n_seq > 1) run_batched(&b, b.n_decode); // warm-up
+    else run_once(&b, b.n_decode, 0);
     for (int i = 0; i < reps && rc == 0; i++) {
-      run_t r = run_once(&b, b.n_decode, 0);
+      run_t r = b.n_seq > 1 ? run_batched(&b, b.n_decode) : run_once(&b, b.n_decode, 0);
       if (r.status != 0) {
         fprintf(stderr, "c-loop: llama_decode returned %d\n", r.status);
         rc = 1;
         break;
+      }
+      if (b.n_seq > 1) {
+        print_batched(&r, &b);
+        int prompt = 0;
+        for (int s = 0; s < b.n_seq; s++) prompt += b.seq_len[s];
+        pp[i] = prompt * 1e3 / r.pp_ms;
+        tg[i] = r.generated * 1e3 / r.tg_ms;
+        continue;
       }
       print_run(&r, b.n_prompt);
       pp[i] = b.n_prompt * 1e3 / r.pp_ms;
@@ -229,15 +360,18 @@ int main(int argc, char **argv) {
       char *rest;
       long n = strtol(line + 3, &rest, 10);
       double deadline = strtod(rest, NULL);
-      run_t r = run_once(&b, n >= 2 && n <= b.n_decode ? (int)n : b.n_decode, deadline);
+      int want = n >= 2 && n <= b.n_decode ? (int)n : b.n_decode;
+      run_t r = b.n_seq > 1 ? run_batched(&b, want) : run_once(&b, want, deadline);
       if (r.status != 0) {
         printf("{\"error\":\"llama_decode returned %d\"}\n", r.status);
         fflush(stdout);
         continue;
       }
-      print_run(&r, b.n_prompt);
+      if (b.n_seq > 1) print_batched(&r, &b);
+      else print_run(&r, b.n_prompt);
     }
   }
+  llama_batch_free(b.batch);
   llama_free(b.ctx);
   if (tp) {
     // freed after the context that used it (ggml_threadpool_free lives in the same module)
@@ -248,5 +382,7 @@ int main(int argc, char **argv) {
   }
   llama_model_free(model);
   free(b.prompt);
+  free(b.seq_prompt);
+  free(b.seq_len);
   return rc;
 }

@@ -66,6 +66,9 @@ export interface LoopSpec {
   contextSize: number;
   decodeTokens: number;
   prompt: Int32Array;
+  /** Batched decoding of this many sequences (default 1); each gets `prompts[i]`, or `prompt` when absent. */
+  sequences?: number;
+  prompts?: Int32Array[];
 }
 
 /**
@@ -73,7 +76,7 @@ export interface LoopSpec {
  * `threadpool`, a persistent ggml threadpool is attached to its context.
  */
 export function startCLoop(binary: string, variant: LibraryVariant, s: LoopSpec, threadpool: boolean): Promise<ChildRunner> {
-  const tokens = Array.from(s.prompt).join(",");
+  const tokens = (s.prompts ?? [s.prompt]).map((p) => Array.from(p).join(",")).join(";");
   const cmd = [
     binary,
     s.modelPath,
@@ -84,6 +87,7 @@ export function startCLoop(binary: string, variant: LibraryVariant, s: LoopSpec,
     tokens,
     "0",
     threadpool ? "1" : "0",
+    String(s.sequences ?? 1),
   ];
   return ChildRunner.start(threadpool ? "C loop + threadpool" : "C loop", cmd, 300_000);
 }
