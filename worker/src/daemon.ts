@@ -3,10 +3,10 @@ import { arch, availableParallelism, hostname, platform } from "node:os";
 import { join } from "node:path";
 import { LlamaEngine } from "@gogrid/native";
 import type { CoordinatorToWorker, GpuInfo, ModelRef } from "@gogrid/protocol";
-import si from "systeminformation";
 import { setConfigValue, type WorkerConfig } from "./config.ts";
 import { Connection, type LinkState } from "./connection.ts";
 import { type ControlServer, serveControl } from "./control.ts";
+import { detectGpus, engineGpus } from "./gpus.ts";
 import { enrol, type Identity, loadIdentity, needsRenewal, renewalRequest, storeRenewed } from "./identity.ts";
 import type { Logger } from "./log.ts";
 import { ModelCache } from "./models/cache.ts";
@@ -80,7 +80,7 @@ export class WorkerDaemon {
     });
     for (const t of this.engine.choice.tried)
       this.log(t.ok ? "info" : "warn", `backend ${t.name}: ${t.ok ? "chosen" : "skipped"} (${t.reason})`);
-    await this.detectGpus();
+    this.gpus = await detectGpus(this.engine);
     this.cache = new ModelCache(paths.modelsDir, { maxBytes: Math.round(config.worker.model_cache_gb * 2 ** 30) });
     this.runner = new JobRunner({
       engine: this.engine,
@@ -182,15 +182,9 @@ export class WorkerDaemon {
   private registration() {
     const cfg = this.o.config;
     this.registeredCapacity = this.runner.capacity;
-    const gpus = this.engine.devices().filter((d) => d.type !== "cpu");
     return {
       client_id: this.identity.clientId,
-      gpu_info: gpus.map((d) => ({
-        name: d.description || d.name,
-        vendor: d.backend,
-        vram_mb: Math.round(d.memoryTotalBytes / 2 ** 20),
-        backend: this.engine.backendName,
-      })),
+      gpu_info: engineGpus(this.engine),
       capabilities: { max_concurrent_jobs: this.registeredCapacity, models: this.cache.ids(), max_context: cfg.worker.context_size },
       resource_mode: this.monitor.stats().mode,
       version: WORKER_VERSION,
@@ -335,34 +329,6 @@ export class WorkerDaemon {
       this.log("info", `model ${model.id} is ready in the cache`);
     } catch (e) {
       this.log("warn", `could not prefetch model ${model.id}: ${(e as Error).message}`);
-    }
-  }
-
-  /** GPUs as llama.cpp's backend sees them, or else as systeminformation lists them. */
-  private async detectGpus(): Promise<void> {
-    const fromEngine = this.engine.devices().filter((d) => d.type !== "cpu");
-    if (fromEngine.length > 0) {
-      this.gpus = fromEngine.map((d) => ({
-        name: d.description || d.name,
-        vendor: d.backend,
-        vram_mb: Math.round(d.memoryTotalBytes / 2 ** 20),
-        backend: this.engine.backendName,
-      }));
-      return;
-    }
-    try {
-      const g = await si.graphics();
-      this.gpus = g.controllers
-        .filter((c) => c.model)
-        .slice(0, 16)
-        .map((c) => ({
-          name: c.model.slice(0, 256),
-          vendor: (c.vendor || "unknown").slice(0, 64),
-          vram_mb: Math.max(0, Math.round(c.vram ?? 0)),
-          backend: "cpu" as const,
-        }));
-    } catch {
-      this.gpus = [];
     }
   }
 
