@@ -9,6 +9,8 @@ export interface WorkerPaths {
   identityDir: string;
   modelsDir: string;
   logDir: string;
+  /** Self-update: installed releases (versions/<v>/) and state.json. */
+  updatesDir: string;
   /** The local control API: a unix socket, or on Windows a file holding "port token". */
   controlEndpoint: string;
 }
@@ -36,6 +38,7 @@ export function workerPaths(env: Record<string, string | undefined> = process.en
     identityDir: join(data, "identity"),
     modelsDir: join(data, "models"),
     logDir: join(data, "logs"),
+    updatesDir: join(data, "updates"),
     controlEndpoint: platform === "win32" ? join(data, "control.json") : join(runtime, "control.sock"),
   };
 }

@@ -1,0 +1,29 @@
+// What this build is: version, platform key, and the update root keys (fixed at `bun build --compile` time).
+import { platformKey } from "@gogrid/protocol/release";
+import { WORKER_VERSION } from "../version.ts";
+
+/** True inside a `bun build --compile` binary (its entry lives in Bun's embedded file system). */
+export function isCompiled(): boolean {
+  return Bun.main.startsWith("/$bunfs/") || /^[A-Za-z]:[\\/]~BUN[\\/]/.test(Bun.main);
+}
+
+/**
+ * The root public keys (hex, comma-separated). scripts/build.ts always defines this at compile time, so a
+ * compiled worker never reads it from the environment; a development run (`bun worker/src/main.ts`) may.
+ */
+export function rootPublicKeys(): string[] {
+  const raw = process.env.GOGRID_UPDATE_ROOT_KEYS ?? "";
+  return raw
+    .split(",")
+    .map((k) => k.trim().toLowerCase())
+    .filter((k) => /^[0-9a-f]{64}$/.test(k));
+}
+
+/** The release platform this binary was built for (`linux-x64`, `windows-x64-gpu` ...). */
+export function buildPlatform(): string {
+  return process.env.GOGRID_BUILD_PLATFORM || platformKey(process.platform, process.arch);
+}
+
+export function buildVersion(): string {
+  return WORKER_VERSION;
+}
