@@ -1,0 +1,52 @@
+// Reads a small JSON request body with a byte cap: refused from its Content-Length, or as soon as the stream passes the cap.
+import { ApiError, badRequest } from "./errors.ts";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export const tooLarge = (maxBytes: number, got: string) =>
+  new ApiError(
+    413,
+    "invalid_request_error",
+    "request_too_large",
+    `the request body is ${got}; this endpoint takes at most ${maxBytes.toLocaleString("en-US")} bytes`,
+    null,
+    { Connection: "close" },
+  );
+
+/**
+ * The body parsed as JSON, whatever its Content-Type says. Never reads more than `maxBytes` + one
+ * chunk: a larger Content-Length is refused before reading, a longer stream is cancelled.
+ */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBytes) {
+    throw tooLarge(maxBytes, `${Number(declared).toLocaleString("en-US")} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(maxBytes, `over ${maxBytes.toLocaleString("en-US")} bytes`);
+      }
+      chunks.push(value);
+    }
+  }
+  if (total === 0) throw badRequest("the request body is empty: send a JSON object", null, "invalid_json");
+  let text: string;
+  try {
+    text = utf8.decode(Buffer.concat(chunks, total));
+  } catch {
+    throw badRequest("the request body is not UTF-8 text: send a JSON object", null, "invalid_json");
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest("the request body is not valid JSON: send a JSON object", null, "invalid_json");
+  }
+}
