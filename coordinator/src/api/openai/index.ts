@@ -3,9 +3,10 @@ import { Elysia } from "elysia";
 import type { Repository } from "../../db/repository.ts";
 import { type JobOutcome, JobRejectedError, type JobRequest, type JobSubmitter, type SubmittedJob } from "../../jobs/types.ts";
 import { authenticate } from "../auth.ts";
+import { readJsonBody } from "../body.ts";
 import { ApiError, badRequest, notFound, unavailable } from "../errors.ts";
 import { type ChatRequest, type CompletionRequest, firstProblem } from "./model.ts";
-import { type ApiLimits, chatJob, chatResponse, completionJob, completionResponse, StreamShaper } from "./service.ts";
+import { type ApiLimits, bodyLimit, chatJob, chatResponse, completionJob, completionResponse, StreamShaper } from "./service.ts";
 
 export interface OpenAiDeps {
   repo: Repository;
@@ -79,8 +80,10 @@ function sse(kind: "completion" | "chat", job: SubmittedJob, model: string, incl
   });
 }
 
-async function handle(deps: OpenAiDeps, kind: "completion" | "chat", body: unknown, request: Request): Promise<Response> {
+async function handle(deps: OpenAiDeps, kind: "completion" | "chat", request: Request): Promise<Response> {
+  // the key first: nobody without one gets a body read
   const key = await authenticate(deps.repo, request);
+  const body = await readJsonBody(request, bodyLimit(deps.limits));
   const problem = firstProblem(kind, body);
   if (problem) throw badRequest(problem[1], problem[0]);
   const req = body as CompletionRequest | ChatRequest;
@@ -98,21 +101,24 @@ async function handle(deps: OpenAiDeps, kind: "completion" | "chat", body: unkno
 }
 
 export function openAiRoutes(deps: OpenAiDeps) {
-  return new Elysia({ name: "openai" })
-    .get("/v1/models", async ({ request }) => {
-      await authenticate(deps.repo, request);
-      const models = await deps.jobs.models();
-      return {
-        object: "list",
-        data: models.map((m) => ({ id: m.id, object: "model", created: m.created, owned_by: "gogrid", available: m.available })),
-      };
-    })
-    .get("/v1/models/:id", async ({ request, params }) => {
-      await authenticate(deps.repo, request);
-      const m = (await deps.jobs.models()).find((x) => x.id === params.id);
-      if (!m) throw notFound(`The model '${params.id}' does not exist`, "model_not_found", "model");
-      return { id: m.id, object: "model", created: m.created, owned_by: "gogrid", available: m.available };
-    })
-    .post("/v1/completions", ({ body, request }) => handle(deps, "completion", body, request))
-    .post("/v1/chat/completions", ({ body, request }) => handle(deps, "chat", body, request));
+  return (
+    new Elysia({ name: "openai" })
+      .get("/v1/models", async ({ request }) => {
+        await authenticate(deps.repo, request);
+        const models = await deps.jobs.models();
+        return {
+          object: "list",
+          data: models.map((m) => ({ id: m.id, object: "model", created: m.created, owned_by: "gogrid", available: m.available })),
+        };
+      })
+      .get("/v1/models/:id", async ({ request, params }) => {
+        await authenticate(deps.repo, request);
+        const m = (await deps.jobs.models()).find((x) => x.id === params.id);
+        if (!m) throw notFound(`The model '${params.id}' does not exist`, "model_not_found", "model");
+        return { id: m.id, object: "model", created: m.created, owned_by: "gogrid", available: m.available };
+      })
+      // bodies are read by readJsonBody (after the key is checked, capped at bodyLimit), not by Elysia
+      .post("/v1/completions", ({ request }) => handle(deps, "completion", request), { parse: "none" })
+      .post("/v1/chat/completions", ({ request }) => handle(deps, "chat", request), { parse: "none" })
+  );
 }

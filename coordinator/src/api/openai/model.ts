@@ -1,6 +1,7 @@
 // Request schemas of the OpenAI-compatible endpoints (TypeBox: validator and type in one).
 import { type Static, Type as T } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { describeRequestError } from "./describe.ts";
 
 const Stop = T.Union([
   T.String({ minLength: 1, maxLength: 256 }),
@@ -61,6 +62,10 @@ export const ChatRequest = T.Object(
 export type ChatRequest = Static<typeof ChatRequest>;
 
 const checkers = { completion: TypeCompiler.Compile(CompletionRequest), chat: TypeCompiler.Compile(ChatRequest) };
+const arguments_ = {
+  completion: new Set(Object.keys(CompletionRequest.properties)),
+  chat: new Set(Object.keys(ChatRequest.properties)),
+};
 
 /** The first problem with a request body as [param, message], or null when it is valid. */
 export function firstProblem(kind: "completion" | "chat", body: unknown): [string | null, string] | null {
@@ -68,11 +73,5 @@ export function firstProblem(kind: "completion" | "chat", body: unknown): [strin
   const checker = checkers[kind];
   if (checker.Check(body)) return null;
   const err = checker.Errors(body).First();
-  if (!err) return [null, "invalid request"];
-  const param = err.path.replace(/^\//, "").replace(/\//g, ".") || null;
-  const known = new Set(Object.keys((kind === "chat" ? ChatRequest : CompletionRequest).properties));
-  const top = param?.split(".")[0];
-  if (top && !known.has(top)) return [param, `unrecognized request argument supplied: ${top}`];
-  if (err.value === undefined) return [param, `'${param}' is a required property`];
-  return [param, `invalid value for '${param}': ${JSON.stringify(err.value)?.slice(0, 80)} (${err.message})`];
+  return err ? describeRequestError(err, arguments_[kind]) : [null, "invalid request"];
 }
