@@ -226,7 +226,7 @@ export async function startCoordinator(
     async stop() {
       clearInterval(tick);
       unsubscribe();
-      audit.close();
+      await audit.close();
       jobs.close();
       await api.stop(true);
       await gateway.stop();

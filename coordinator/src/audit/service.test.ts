@@ -221,6 +221,64 @@ describe("AuditService (simulated grid)", () => {
     await sim.repo.close();
   });
 
+  test("the sweep settles checks whose events were lost, and closes stale ones", async () => {
+    const repo = freshSqlite();
+    let now = 1_000;
+    const svc = new AuditService(repo, quietBus, SETTINGS, { now: () => now, random: rng(1) });
+    for (const id of ["a", "b"]) {
+      await repo.createWorker({ nodeId: id, clientId: null, name: id, ownerId: null }, 0);
+      await repo.updateWorker(id, { status: "idle", info: CLASS_INFO });
+    }
+    const req = {
+      kind: "completion" as const,
+      prompt: "p",
+      params: { max_tokens: 1, temperature: 0, top_k: 0, top_p: 1, min_p: 0, repeat_penalty: 1, seed: 1, stop: [] },
+    };
+    const runOn = async (worker: string, text: string) => {
+      const job = await repo.leaseNextJob({
+        workerId: worker,
+        models: ["m"],
+        now,
+        leaseMs: 60_000,
+        fence: `f-${now}-${worker}`,
+        workerClass: "cuda/x64",
+      });
+      expect(job).not.toBeNull();
+      await repo.completeJob(job!.id, job!.fence as string, { text, finishReason: "stop", promptTokens: 1, completionTokens: 1 }, now);
+      return job!;
+    };
+    for (const id of ["j1", "j2"]) {
+      const request = await svc.prepare(id, { apiKeyId: "k", model: "m", request: req });
+      await repo.enqueueJob({
+        id,
+        apiKeyId: "k",
+        model: "m",
+        request: request as unknown as Record<string, unknown>,
+        timeoutMs: 1,
+        originInstance: null,
+        now,
+      });
+    }
+    await runOn("a", "same");
+    await runOn("a", "same");
+    // no job_finished reached the service: the sweep starts both audits
+    await svc.sweep();
+    expect((await repo.getAudit("j1"))?.status).toBe("running");
+    const rerun = await runOn("b", "same");
+    expect(rerun.purpose).toBe("audit");
+    await svc.sweep();
+    const settled = (await repo.listAudits()).map((a) => a.status).sort();
+    expect(settled).toEqual(["match", "running"]);
+    // the other re-run never runs: after audit.stale_secs it is closed and its job cancelled
+    now += SETTINGS.staleMs + 1;
+    await svc.sweep();
+    const stale = (await repo.listAudits({ status: ["unresolved"] }))[0];
+    expect(stale?.detail).toBe("no worker finished the check in time");
+    expect((await repo.getJob(stale?.auditJobId as string))?.status).toBe("cancelled");
+    expect(await repo.getWorker("a")).toMatchObject({ auditMatches: 1, auditMismatches: 0 });
+    await repo.close();
+  });
+
   test("selection at submission: ~fraction audited, audited ⊂ deterministic, 0 disables both", async () => {
     const repo = freshSqlite();
     const svc = new AuditService(repo, quietBus, { ...SETTINGS, fraction: 0.02, deterministicFraction: 0.1 }, { random: rng(42) });

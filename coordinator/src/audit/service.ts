@@ -31,6 +31,8 @@ export class AuditService {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly unsubscribe: () => void;
+  private readonly inflight = new Set<Promise<void>>();
+  private closed = false;
 
   constructor(
     private readonly repo: Repository,
@@ -42,12 +44,20 @@ export class AuditService {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.unsubscribe = bus.subscribe((e) => {
-      if (e.kind === "job_finished") void this.onJobFinished(e.jobId).catch((err) => this.warn(`audit of job ${e.jobId}: ${err}`));
+      if (e.kind !== "job_finished" || this.closed) return;
+      const p = this.onJobFinished(e.jobId).catch((err) => {
+        if (!this.closed) this.warn(`audit of job ${e.jobId}: ${err}`);
+      });
+      this.inflight.add(p);
+      void p.finally(() => this.inflight.delete(p));
     });
   }
 
-  close(): void {
+  /** Stops listening and waits for the checks being handled (call before closing the repository). */
+  async close(): Promise<void> {
+    this.closed = true;
     this.unsubscribe();
+    await Promise.allSettled([...this.inflight]);
   }
 
   private warn(message: string): void {

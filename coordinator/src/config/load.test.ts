@@ -37,6 +37,19 @@ describe("loadConfig", () => {
     expect(loadConfig({ configFile: f, env: { GOGRID_PKI_SERVER_NAMES: "a, b" } }).serverNames).toEqual(["a", "b"]);
   });
 
+  test("fractional settings (audit): from file, env and flags; out-of-range and non-numbers refused", () => {
+    expect(loadConfig({ env: {}, flags: { dataDir: join(dir, "none") } })).toMatchObject({ auditFraction: 0.02, auditTrustThreshold: 0.7 });
+    const f = file("audit.toml", "[audit]\nfraction = 0.5\ncanary_fraction = 1\n");
+    expect(loadConfig({ configFile: f, env: {} })).toMatchObject({ auditFraction: 0.5, auditCanaryFraction: 1 });
+    expect(loadConfig({ env: { GOGRID_AUDIT_FRACTION: ".25" } }).auditFraction).toBe(0.25);
+    expect(loadConfig({ env: {}, flags: { auditFraction: "0" } }).auditFraction).toBe(0);
+    expect(() => loadConfig({ env: { GOGRID_AUDIT_FRACTION: "1.5" } })).toThrow(
+      'audit.fraction in GOGRID_AUDIT_FRACTION: "1.5" is not valid (expected a number from 0 to 1)',
+    );
+    expect(() => loadConfig({ env: {}, flags: { auditFraction: "2%" } })).toThrow("audit.fraction for --audit-fraction");
+    expect(() => loadConfig({ configFile: file("audit2.toml", '[audit]\nfraction = "x"\n') })).toThrow(/audit.fraction in/);
+  });
+
   test("<data_dir>/coordinator.toml is read when no file is given", () => {
     const data = join(dir, "data");
     mkdirSync(data, { recursive: true });

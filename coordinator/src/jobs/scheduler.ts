@@ -14,7 +14,7 @@ export interface WorkerSlot {
   /** Models in the worker's cache. */
   models: string[];
   /** Sends the attempt to the worker. */
-  assign(job: JobRow): void;
+  assign(job: JobRow): void | Promise<void>;
 }
 
 export interface SchedulerOptions {
@@ -89,7 +89,9 @@ export class Scheduler {
           if (!job) continue;
           this.options.metrics?.attempt("attempt_started");
           if (job.attempts === 1) this.options.metrics?.jobStarted(this.now() - job.createdAt);
-          slot.assign(job);
+          // a send that fails (socket or database gone, shutdown) is not lost: the lease runs out
+          // and the job is queued again
+          Promise.resolve(slot.assign(job)).catch(() => {});
           await this.bus.publish({
             kind: "job_event",
             jobId: job.id,

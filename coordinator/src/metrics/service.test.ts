@@ -184,6 +184,27 @@ describe("CoordinatorMetrics", () => {
     expect(value(e, "gogrid_metrics_collect_errors_total", { source: "workers" })).toBe(1);
   });
 
+  test("result checks: audits by kind and outcome, quarantines, quarantined workers at scrape time", async () => {
+    let quarantined = 2;
+    const { app, metrics } = setup({ quarantinedCount: async () => quarantined });
+    let e = await scrape(app);
+    expect(value(e, "gogrid_audits_total", { kind: "canary", outcome: "mismatch" })).toBe(0);
+    expect(value(e, "gogrid_quarantined_workers")).toBe(2);
+    metrics.audit("audit", "match");
+    metrics.audit("audit", "mismatch");
+    metrics.audit("canary", "mismatch");
+    metrics.audit("audit", "running"); // an open state is not an outcome
+    metrics.quarantined();
+    quarantined = 3;
+    e = await scrape(app);
+    expect(value(e, "gogrid_audits_total", { kind: "audit", outcome: "match" })).toBe(1);
+    expect(value(e, "gogrid_audits_total", { kind: "audit", outcome: "mismatch" })).toBe(1);
+    expect(value(e, "gogrid_audits_total", { kind: "canary", outcome: "mismatch" })).toBe(1);
+    expect(find(e, "gogrid_audits_total").some((s) => s.labels.outcome === "running")).toBe(false);
+    expect(value(e, "gogrid_quarantines_total")).toBe(1);
+    expect(value(e, "gogrid_quarantined_workers")).toBe(3);
+  });
+
   test("instances keep separate registries; default metrics are opt-in", async () => {
     const a = setup();
     const b = setup({ defaultMetrics: true });
