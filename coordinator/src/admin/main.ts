@@ -1,11 +1,14 @@
 #!/usr/bin/env bun
-// gogrid-admin: enrolment tokens, API keys, workers, jobs, models, prices and earnings, straight in the database.
+// gogrid-admin: enrolment tokens, API keys, workers, jobs, models, prices, earnings and canaries, straight in the database.
 import { Command, InvalidArgumentError } from "commander";
+import { trustPolicy } from "../audit/model.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
+import { SETTINGS } from "../config/settings.ts";
 import { DashboardAuthError, setDashboardPassword } from "../dashboard/index.ts";
 import { openRepository } from "../db/open.ts";
-import type { Repository } from "../db/repository.ts";
+import type { Repository, TrustPolicy } from "../db/repository.ts";
 import * as act from "./actions.ts";
+import { addAuditCommands } from "./audit-commands.ts";
 
 type Out = (line: string) => void;
 
@@ -35,6 +38,7 @@ export function buildAdmin(
   out: Out,
   dataDir: () => string,
   readSecret: (prompt: string) => Promise<string>,
+  policy: () => TrustPolicy = () => trustPolicy(SETTINGS.auditTrustPrior.default, SETTINGS.auditTrustThreshold.default),
 ): Command {
   const program = new Command()
     .name("gogrid-admin")
@@ -112,8 +116,11 @@ export function buildAdmin(
         (await repo.listWorkers()).map((w) => ({
           node: w.nodeId,
           name: w.name,
-          status: w.revokedAt ? "revoked" : w.status,
+          status: w.revokedAt ? "revoked" : w.quarantinedAt !== null ? `quarantined (${w.status})` : w.status,
+          trust: w.trust.toFixed(2),
+          checks: `${w.auditMatches} ok / ${w.auditMismatches} bad`,
           heartbeat: iso(w.lastHeartbeatAt),
+          quarantined: iso(w.quarantinedAt),
           owner: w.ownerId,
         })),
         out,
@@ -131,6 +138,7 @@ export function buildAdmin(
     );
 
   const jobs = program.command("jobs").description("the job queue");
+  addAuditCommands(program, workers, withRepo, out, table, policy);
   jobs
     .command("list")
     .option("--status <list>", "comma-separated: queued,running,completed,failed,cancelled,dead")
@@ -144,6 +152,7 @@ export function buildAdmin(
             id: j.id,
             model: j.model,
             status: j.status,
+            purpose: j.purpose,
             attempts: j.attempts,
             worker: j.workerId,
             created: iso(j.createdAt),
@@ -279,7 +288,13 @@ export async function runAdmin(
       await repo.close();
     }
   };
-  program = buildAdmin(withRepo as <T>(fn: (repo: Repository) => Promise<T>) => Promise<T>, out, () => config().dataDir, secret);
+  program = buildAdmin(
+    withRepo as <T>(fn: (repo: Repository) => Promise<T>) => Promise<T>,
+    out,
+    () => config().dataDir,
+    secret,
+    () => trustPolicy(config().auditTrustPrior, config().auditTrustThreshold),
+  );
   // Subcommands copy these settings only when created, so each one is set here (else a usage
   // error in a subcommand would exit the process instead of returning 2).
   const configure = (cmd: Command): void => {

@@ -26,7 +26,7 @@ const repo = fakeRepository({
     }),
     worker({ nodeId: "n-idle", clientId: "laptop-1", status: "idle", info: gpuInfo("M2", "metal"), lastHeartbeatAt: NOW - 1000 }),
     worker({ nodeId: "n-paused", status: "paused" }),
-    worker({ nodeId: "n-thr", status: "throttled" }),
+    worker({ nodeId: "n-thr", status: "throttled", trust: 0.6, quarantinedAt: NOW - MIN, quarantineReason: "canary c1: wrong answer" }),
     worker({ nodeId: "n-rev", status: "offline", revokedAt: NOW - DAY }),
   ],
   jobs: [
@@ -99,7 +99,7 @@ describe("dashboard data", () => {
   test("overview: workers by status, rates, queue, earnings", async () => {
     const o = await overview(repo, NOW);
     expect(TypeCompiler.Compile(Overview).Check(o)).toBe(true);
-    expect(o.workers).toEqual({ total: 6, online: 0, idle: 1, busy: 1, paused: 1, throttled: 1, offline: 1, revoked: 1 });
+    expect(o.workers).toEqual({ total: 6, online: 0, idle: 1, busy: 1, paused: 1, throttled: 1, offline: 1, revoked: 1, quarantined: 1 });
     expect(o.jobsPerMinute).toBeCloseTo(0.2); // a and b in the last 10 minutes
     expect(o.tokensPerSecond).toBeCloseTo(2); // 120 tokens in the last minute
     expect(o.queueDepth).toBe(2);
@@ -117,6 +117,12 @@ describe("dashboard data", () => {
     expect(idle).toMatchObject({ name: "laptop-1", gpu: "M2", backend: "metal", jobsCompleted: 3, earningsMicros: 2025 });
     expect(r.workers.find((w) => w.nodeId === "n-rev")?.status).toBe("revoked");
     expect(r.workers.find((w) => w.nodeId === "n-paused")).toMatchObject({ gpu: null, backend: null, mode: null, jobsCompleted: 0 });
+    expect(busy).toMatchObject({ quarantinedAt: null, quarantineReason: null });
+    expect(r.workers.find((w) => w.nodeId === "n-thr")).toMatchObject({
+      trust: 0.6,
+      quarantinedAt: NOW - MIN,
+      quarantineReason: "canary c1: wrong answer",
+    });
   });
 
   test("recent jobs: newest first, latency, worker name, retries, error", async () => {

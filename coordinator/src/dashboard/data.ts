@@ -28,11 +28,14 @@ export async function overview(repo: Repository, now: number): Promise<Overview>
     repo.ledgerTotals({ since: startOfUtcDay(now) }),
     repo.ledgerTotals({}),
   ]);
-  const counts = { total: 0, online: 0, idle: 0, busy: 0, paused: 0, throttled: 0, offline: 0, revoked: 0 };
+  const counts = { total: 0, online: 0, idle: 0, busy: 0, paused: 0, throttled: 0, offline: 0, revoked: 0, quarantined: 0 };
   for (const w of workers) {
     counts.total++;
     if (w.revokedAt !== null) counts.revoked++;
-    else counts[w.status]++;
+    else {
+      counts[w.status]++;
+      if (w.quarantinedAt !== null) counts.quarantined++;
+    }
   }
   const lastMinute = recent.filter((j) => (j.finishedAt as number) >= now - MINUTE);
   const tokens = lastMinute.reduce((sum, j) => sum + (j.completionTokens ?? 0), 0);
@@ -82,6 +85,8 @@ function workerView(w: WorkerRow, jobsCompleted: number, earningsMicros: number)
     jobsCompleted,
     earningsMicros,
     trust: w.trust,
+    quarantinedAt: w.quarantinedAt,
+    quarantineReason: w.quarantineReason,
   };
 }
 

@@ -30,6 +30,8 @@ export const Overview = T.Object({
     throttled: T.Integer(),
     offline: T.Integer(),
     revoked: T.Integer(),
+    /** Not revoked, quarantined by result verification (counted in their status too). */
+    quarantined: T.Integer(),
   }),
   /** Completed jobs per minute, averaged over the last 10 minutes. */
   jobsPerMinute: T.Number(),
@@ -52,7 +54,11 @@ export const WorkerView = T.Object({
   lastHeartbeatAt: T.Union([T.Number(), T.Null()]),
   jobsCompleted: T.Integer(),
   earningsMicros: T.Integer(),
+  /** 0–1 from audits and canaries; below the threshold the worker is quarantined. */
   trust: T.Number(),
+  /** Quarantined since (epoch ms): no jobs, no credit until released; null when not. */
+  quarantinedAt: T.Union([T.Number(), T.Null()]),
+  quarantineReason: T.Union([T.String(), T.Null()]),
 });
 export type WorkerView = Static<typeof WorkerView>;
 export const WorkersResponse = T.Object({ at: T.Number(), workers: T.Array(WorkerView) });

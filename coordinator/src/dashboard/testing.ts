@@ -61,6 +61,10 @@ export function worker(over: Partial<WorkerRow> & { nodeId: string }): WorkerRow
     createdAt: 0,
     revokedAt: null,
     trust: 1,
+    quarantinedAt: null,
+    quarantineReason: null,
+    auditMatches: 0,
+    auditMismatches: 0,
     ...over,
   };
 }
@@ -88,6 +92,10 @@ export function job(over: Partial<JobRow> & { id: string; createdAt: number }): 
     promptTokens: null,
     completionTokens: null,
     error: null,
+    purpose: "client",
+    targetWorker: null,
+    avoidWorkers: [],
+    workerClass: null,
     ...over,
   };
 }

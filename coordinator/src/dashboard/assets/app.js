@@ -85,6 +85,12 @@
     return el("tr", null, cell);
   }
 
+  function quarantineBadge(w) {
+    const badge = pill("quarantined");
+    badge.title = `since ${new Date(w.quarantinedAt).toISOString()}: ${w.quarantineReason ?? "low trust"} (gogrid-admin workers release ${w.nodeId})`;
+    return badge;
+  }
+
   function renderWorkers(r) {
     const rows = r.workers.map((w) => {
       const tr = el(
@@ -95,7 +101,7 @@
         td(w.gpu ? (w.vramMb ? `${w.gpu} · ${num.format(Math.round(w.vramMb / 1024))} GB` : w.gpu) : "–"),
         td(w.backend ?? "–"),
         td(w.mode ?? "–"),
-        el("td", null, pill(w.status)),
+        el("td", null, pill(w.status), ...(w.quarantinedAt !== null && w.status !== "revoked" ? [" ", quarantineBadge(w)] : [])),
         td(fmtAgo(r.at, w.lastHeartbeatAt), null, w.lastHeartbeatAt ? new Date(w.lastHeartbeatAt).toISOString() : ""),
         td(fmtInt(w.jobsCompleted), "num"),
         td(fmtMoney(w.earningsMicros), "num"),
@@ -108,7 +114,8 @@
       ...(rows.length ? rows : [emptyRow(10, "No workers enrolled yet: create a token with gogrid-admin tokens create")]),
     );
     const online = r.workers.filter((w) => w.status !== "offline" && w.status !== "revoked").length;
-    $("workers-hint").textContent = `${online} online of ${r.workers.length}`;
+    const quarantined = r.workers.filter((w) => w.quarantinedAt !== null && w.status !== "revoked").length;
+    $("workers-hint").textContent = `${online} online of ${r.workers.length}${quarantined ? ` · ${quarantined} quarantined` : ""}`;
   }
 
   function renderJobs(r) {
