@@ -1,7 +1,14 @@
 // Runs job attempts on the native engine: model on hand, generation streamed as job_chunk,
 // cancel and timeout honoured, one job_result per attempt.
 import { freemem } from "node:os";
-import { type ChatMessage, estimateModelMemory, type LlamaContext, type LlamaEngine, type LlamaModel } from "@gogrid/native";
+import {
+  type ChatMessage,
+  type ContextStats,
+  estimateModelMemory,
+  type LlamaContext,
+  type LlamaEngine,
+  type LlamaModel,
+} from "@gogrid/native";
 import type { JobAssignmentMessage, ModelRef, WorkerToCoordinator } from "@gogrid/protocol";
 import { autoConcurrency } from "./resources/concurrency.ts";
 
@@ -28,6 +35,15 @@ export interface RunnerOptions {
   fallbackTemplate?: string;
 }
 
+interface Loaded {
+  sha256: string;
+  model: LlamaModel;
+  /** The shared context: one sequence per concurrent job, batched together. */
+  ctx: LlamaContext;
+  /** `deterministic` jobs: one sequence, never batched with others (made at the first such job). */
+  solo: LlamaContext | null;
+}
+
 interface Running {
   fence: string;
   abort: AbortController;
@@ -45,12 +61,12 @@ export interface RunnerStats {
 }
 
 export class JobRunner {
-  private loaded: { sha256: string; model: LlamaModel; ctx: LlamaContext } | null = null;
+  private loaded: Loaded | null = null;
   /** "auto" with no model loaded: the last loaded context's sequences, or the estimate from a cached model's header. */
   private estimated: number | null = null;
   /** Set by unloadWhenIdle(): free the model once the running jobs are done. */
   private unloadReason: string | null = null;
-  private loading: Promise<{ model: LlamaModel; ctx: LlamaContext }> | null = null;
+  private loading: Promise<Loaded> | null = null;
   private readonly running = new Map<string, Running>();
   readonly stats: RunnerStats = { jobsCompleted: 0, jobsFailed: 0, tokensGenerated: 0, lastTokensPerSecond: 0, peakMemoryMb: 0 };
 
@@ -125,7 +141,20 @@ export class JobRunner {
     this.unloadReason = null;
   }
 
+  /** Models replaced by another while jobs still ran on them: freed when their last job ends. */
+  private readonly retired: Loaded[] = [];
+
+  private disposeRetired(): void {
+    for (let i = this.retired.length - 1; i >= 0; i--) {
+      const r = this.retired[i] as (typeof this.retired)[number];
+      if (r.ctx.pending > 0 || (r.solo?.pending ?? 0) > 0) continue;
+      this.retired.splice(i, 1);
+      r.model.dispose();
+    }
+  }
+
   private unloadIfIdle(): void {
+    this.disposeRetired();
     if (this.unloadReason === null || this.running.size > 0 || this.loading || !this.loaded) return;
     const { model, sha256 } = this.loaded;
     this.loaded = null;
@@ -138,16 +167,33 @@ export class JobRunner {
     return this.loaded?.sha256 ?? null;
   }
 
-  private async context(ref: ModelRef, signal: AbortSignal): Promise<LlamaContext> {
-    if (this.loaded?.sha256 === ref.sha256) return this.loaded.ctx;
+  /** Steps and tokens of the loaded model's shared and deterministic contexts (tests, stats). */
+  contextStats(): { shared: ContextStats; solo: ContextStats | null } | null {
+    if (!this.loaded) return null;
+    return { shared: this.loaded.ctx.stats(), solo: this.loaded.solo?.stats() ?? null };
+  }
+
+  /**
+   * The context for a job on `ref`, loading the model if needed. A `deterministic` job gets the
+   * one-sequence context, so its tokens never share a batch (its output does not depend on
+   * what else runs); such jobs queue there one after the other.
+   */
+  private async context(ref: ModelRef, signal: AbortSignal, deterministic: boolean): Promise<LlamaContext> {
+    const pick = (l: Loaded) => {
+      if (!deterministic) return l.ctx;
+      l.solo ??= l.model.createContext({ contextSize: l.ctx.contextSize, sequences: 1, threads: this.o.threads });
+      return l.solo;
+    };
+    if (this.loaded?.sha256 === ref.sha256) return pick(this.loaded);
     while (this.loading) await this.loading.catch(() => {});
-    if (this.loaded?.sha256 === ref.sha256) return this.loaded.ctx;
+    if (this.loaded?.sha256 === ref.sha256) return pick(this.loaded);
     const load = (async () => {
       const path = await this.o.models.path(ref, signal);
-      // another model is loaded: swap when nothing runs on it
-      if (this.loaded && this.loaded.ctx.pending === 0) {
-        this.loaded.model.dispose();
+      // another model is loaded: free it now if nothing runs on it, else once its jobs end
+      if (this.loaded) {
+        this.retired.push(this.loaded);
         this.loaded = null;
+        this.disposeRetired();
       }
       // measured before the load: on the CPU an mmap'd model still counts as free memory
       const free = this.freeBytes();
@@ -161,14 +207,15 @@ export class JobRunner {
         model.dispose();
         throw e;
       }
-      this.loaded = { sha256: ref.sha256, model, ctx };
+      const loaded: Loaded = { sha256: ref.sha256, model, ctx, solo: null };
+      this.loaded = loaded;
       this.estimated = ctx.sequences;
       this.o.log("info", `model ${ref.id} loaded (${model.info.description}, ${ctx.sequences} sequences of ${ctx.contextSize} tokens)`);
-      return { model, ctx };
+      return loaded;
     })();
     this.loading = load;
     try {
-      return (await load).ctx;
+      return pick(await load);
     } finally {
       this.loading = null;
     }
@@ -194,7 +241,7 @@ export class JobRunner {
     let seq = 0;
     let firstAt: number | null = null;
     try {
-      const ctx = await this.context(job.model, entry.abort.signal);
+      const ctx = await this.context(job.model, entry.abort.signal, job.deterministic === true);
       const p = job.params;
       const gen = ctx.generate(this.prompt(ctx.model, job), {
         maxTokens: p.max_tokens,
@@ -300,5 +347,6 @@ export class JobRunner {
     this.cancelAll();
     this.loaded?.model.dispose();
     this.loaded = null;
+    for (const r of this.retired.splice(0)) r.model.dispose();
   }
 }
