@@ -10,10 +10,6 @@ import type { Db } from "./pg-jobs.ts";
 import * as jobOps from "./pg-jobs.ts";
 import type {
   ApiKeyRow,
-  AuditFilter,
-  AuditRow,
-  AuditStatus,
-  CanaryRow,
   CertificateRow,
   EnrolmentTokenRow,
   JobAttemptRow,
@@ -27,11 +23,9 @@ import type {
   LedgerTotals,
   MetricSample,
   ModelRow,
-  NewAudit,
   NewJob,
   PriceRow,
   Repository,
-  TrustPolicy,
   WorkerRow,
 } from "./repository.ts";
 import * as rows from "./rows.ts";
@@ -353,50 +347,44 @@ export class PgRepository implements Repository {
 
   // result verification (issue 9): pg-audits.ts
 
-  recordTrust(
-    nodeId: string,
-    delta: { matches: number; mismatches: number },
-    policy: TrustPolicy,
-    reason: string,
-    now: number,
-  ): Promise<{ worker: WorkerRow; quarantined: boolean } | null> {
-    return auditOps.recordTrust(this.db, nodeId, delta, policy, reason, now);
+  recordTrust(...a: Parameters<Repository["recordTrust"]>): ReturnType<Repository["recordTrust"]> {
+    return auditOps.recordTrust(this.db, ...a);
   }
 
-  releaseWorker(nodeId: string, policy: TrustPolicy): Promise<boolean> {
-    return auditOps.releaseWorker(this.db, nodeId, policy);
+  releaseWorker(...a: Parameters<Repository["releaseWorker"]>): ReturnType<Repository["releaseWorker"]> {
+    return auditOps.releaseWorker(this.db, ...a);
   }
 
-  insertAudit(row: NewAudit): Promise<boolean> {
-    return auditOps.insertAudit(this.db, row);
+  insertAudit(...a: Parameters<Repository["insertAudit"]>): ReturnType<Repository["insertAudit"]> {
+    return auditOps.insertAudit(this.db, ...a);
   }
 
-  getAudit(id: string): Promise<AuditRow | null> {
-    return auditOps.getAudit(this.db, id);
+  getAudit(...a: Parameters<Repository["getAudit"]>): ReturnType<Repository["getAudit"]> {
+    return auditOps.getAudit(this.db, ...a);
   }
 
-  findAuditByJob(jobId: string): Promise<AuditRow | null> {
-    return auditOps.findAuditByJob(this.db, jobId);
+  findAuditByJob(...a: Parameters<Repository["findAuditByJob"]>): ReturnType<Repository["findAuditByJob"]> {
+    return auditOps.findAuditByJob(this.db, ...a);
   }
 
-  updateAudit(id: string, from: AuditStatus[], patch: Partial<Omit<AuditRow, "id" | "kind">>): Promise<AuditRow | null> {
-    return auditOps.updateAudit(this.db, id, from, patch);
+  updateAudit(...a: Parameters<Repository["updateAudit"]>): ReturnType<Repository["updateAudit"]> {
+    return auditOps.updateAudit(this.db, ...a);
   }
 
-  listAudits(filter: AuditFilter = {}): Promise<AuditRow[]> {
-    return auditOps.listAudits(this.db, filter);
+  listAudits(...a: Parameters<Repository["listAudits"]>): ReturnType<Repository["listAudits"]> {
+    return auditOps.listAudits(this.db, ...a);
   }
 
-  addCanary(row: CanaryRow): Promise<void> {
-    return auditOps.addCanary(this.db, row);
+  addCanary(...a: Parameters<Repository["addCanary"]>): ReturnType<Repository["addCanary"]> {
+    return auditOps.addCanary(this.db, ...a);
   }
 
-  listCanaries(model?: string): Promise<CanaryRow[]> {
-    return auditOps.listCanaries(this.db, model);
+  listCanaries(...a: Parameters<Repository["listCanaries"]>): ReturnType<Repository["listCanaries"]> {
+    return auditOps.listCanaries(this.db, ...a);
   }
 
-  removeCanary(id: string): Promise<boolean> {
-    return auditOps.removeCanary(this.db, id);
+  removeCanary(...a: Parameters<Repository["removeCanary"]>): ReturnType<Repository["removeCanary"]> {
+    return auditOps.removeCanary(this.db, ...a);
   }
 
   async close(): Promise<void> {
