@@ -42,7 +42,7 @@ function job(prompt: string, extra: Partial<JobAssignmentMessage> = {}): JobAssi
     fence: `f-${n}`,
     model: { id: "stories260K", sha256: SHA },
     prompt,
-    params: { max_tokens: 30, temperature: 0, top_k: 0, top_p: 1, min_p: 0, repeat_penalty: 1, seed: 1 },
+    params: { max_tokens: 30, temperature: 0, top_k: 0, top_p: 1, min_p: 0, repeat_penalty: 1, seed: 1, stop: [] },
     timeout_secs: 60,
     priority: 50,
     ...extra,
