@@ -39,7 +39,7 @@ const repo = fakeRepository({
     // finished 2 h ago: in no window
     job({ id: "d", createdAt: NOW - 120 * MIN, finishedAt: NOW - 119 * MIN, workerId: "n-idle", completionTokens: 999 }),
     job({ id: "q1", status: "queued", createdAt: NOW - 1000 }),
-    job({ id: "q2", status: "queued", createdAt: NOW - 900 }),
+    job({ id: "q2", status: "queued", createdAt: NOW - 900, purpose: "audit" }),
     job({ id: "r1", status: "running", createdAt: NOW - 800, workerId: "n-busy", attempts: 1 }),
     job({
       id: "f1",
@@ -130,7 +130,8 @@ describe("dashboard data", () => {
     expect(TypeCompiler.Compile(JobsResponse).Check(r)).toBe(true);
     expect(r.jobs.map((j) => j.id)).toEqual(["f1", "r1", "q2", "q1", "a"]);
     expect(r.jobs[0]).toMatchObject({ status: "dead", retries: 2, latencyMs: 600, error: "worker_lost: gone" });
-    expect(r.jobs[1]).toMatchObject({ status: "running", latencyMs: null, worker: "rig", retries: 0 });
+    expect(r.jobs[1]).toMatchObject({ status: "running", latencyMs: null, worker: "rig", retries: 0, purpose: "client" });
+    expect(r.jobs[2]).toMatchObject({ id: "q2", purpose: "audit" });
     expect(r.jobs[4]).toMatchObject({ status: "completed", latencyMs: 2000, worker: "rig", promptTokens: 5, completionTokens: 120 });
   });
 

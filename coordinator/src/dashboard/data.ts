@@ -157,6 +157,7 @@ function jobView(j: JobRow, names: Map<string, string | null>): JobView {
     completionTokens: j.completionTokens,
     retries: Math.max(0, j.attempts - 1),
     error: j.error ? `${j.error.code}: ${j.error.message}` : null,
+    purpose: j.purpose,
   };
 }
 

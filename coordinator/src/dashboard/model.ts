@@ -78,6 +78,8 @@ export const JobView = T.Object({
   completionTokens: T.Union([T.Integer(), T.Null()]),
   retries: T.Integer(),
   error: T.Union([T.String(), T.Null()]),
+  /** client, or the coordinator's own checks (issue 9): audit re-runs and canaries. */
+  purpose: T.Union([T.Literal("client"), T.Literal("audit"), T.Literal("canary")]),
 });
 export type JobView = Static<typeof JobView>;
 export const JobsResponse = T.Object({ at: T.Number(), jobs: T.Array(JobView) });

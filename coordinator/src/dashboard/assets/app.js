@@ -124,7 +124,14 @@
         "tr",
         null,
         td(shortId(j.id), "mono", j.id),
-        el("td", null, pill(j.status)),
+        el(
+          "td",
+          null,
+          pill(j.status),
+          ...(j.purpose !== "client"
+            ? [" ", el("span", { cls: "pill", title: "the coordinator's own check, not a client's job" }, j.purpose)]
+            : []),
+        ),
         td(j.model),
         td(timeFmt.format(new Date(j.createdAt)), null, new Date(j.createdAt).toISOString()),
         td(fmtDuration(j.latencyMs), "num"),
