@@ -1,21 +1,30 @@
 // Soak part "security" (issue 9): the mTLS matrix on a real worker port, and fuzzing of the decoders and the enrolment endpoint.
 //
 // Quick: 20 attempts per mTLS case; 50,000 fuzz inputs (45,000 frames, 4,000 register requests
-// in-process, 1,000 through the listener). Full: 1,000 attempts per case; 1,100,000 fuzz inputs
-// (1,000,000 frames, 90,000 + 10,000 register requests). Pass: no bad credential accepted, the
-// control accepted every time, no fuzz property broken, no token spent without an enrolment.
+// in-process, 1,000 through the listener) plus 1,000 frames on live sessions. Full: 1,000 attempts
+// per case; 1,100,000 fuzz inputs (1,000,000 frames, 90,000 + 10,000 register requests) plus
+// 20,000 frames on live sessions. Pass: no bad credential accepted, the control accepted every
+// time, no fuzz property broken, no token spent without an enrolment, no handler error logged.
 import { freshPostgresUrl } from "../../coordinator/src/db/testing.ts";
 import { start } from "../../coordinator/test/harness.ts";
 import { matrixTable, runMtlsMatrix } from "../../coordinator/test/security/mtls-matrix.ts";
 import { fuzzRegister, type RegisterFuzzReport, registerTarget } from "../../coordinator/test/security/register-fuzz.ts";
+import { fuzzSessions } from "../../coordinator/test/security/session-fuzz.ts";
 import { fuzzDecoders } from "../../protocol/src/testing/fuzz-decoders.ts";
 import type { PartOptions, PartResult, SoakPart } from "./part.ts";
 
 type Figures = Record<string, number | string | boolean>;
 
 export const SECURITY_SIZES = {
-  quick: { attemptsPerCase: 20, frames: 45_000, registerInProcess: 4_000, registerListener: 1_000, tokens: 200 },
-  full: { attemptsPerCase: 1_000, frames: 1_000_000, registerInProcess: 90_000, registerListener: 10_000, tokens: 2_000 },
+  quick: { attemptsPerCase: 20, frames: 45_000, registerInProcess: 4_000, registerListener: 1_000, tokens: 200, sessionFrames: 1_000 },
+  full: {
+    attemptsPerCase: 1_000,
+    frames: 1_000_000,
+    registerInProcess: 90_000,
+    registerListener: 10_000,
+    tokens: 2_000,
+    sessionFrames: 20_000,
+  },
 } as const;
 
 function registerFigures(r: RegisterFuzzReport, into: Figures): void {
@@ -78,6 +87,16 @@ export const security: SoakPart = {
       }
       figures.fuzz_inputs_total =
         Number(figures.fuzz_decoders_inputs) + Number(figures.fuzz_register_handle_inputs) + Number(figures.fuzz_register_listener_inputs);
+
+      opts.log(`security: session fuzz, ${size.sessionFrames} frames on live mTLS sockets`);
+      const sessions = await fuzzSessions({ frames: size.sessionFrames, config });
+      figures.fuzz_sessions_inputs = sessions.inputs;
+      figures.fuzz_sessions_connections = sessions.connections;
+      figures.fuzz_sessions_seconds = sessions.seconds;
+      figures.fuzz_sessions_logged_errors = sessions.logged_errors;
+      figures.fuzz_sessions_pre_auth_welcomed = sessions.pre_auth_welcomed;
+      figures.fuzz_sessions_seed = sessions.seed;
+      if (sessions.failure) failures.push(`session fuzz: ${sessions.failure}`);
     } finally {
       await pg?.drop();
     }
