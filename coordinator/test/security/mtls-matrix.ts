@@ -46,7 +46,7 @@ export interface MatrixResult {
 
 const quiet = () => {};
 
-/** Runs `jobs` with at most `limit` in flight. */
+/** Runs `run` over `items` with at most `limit` in flight. */
 async function pool<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const lane = async () => {

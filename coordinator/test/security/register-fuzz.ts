@@ -183,6 +183,8 @@ const ALLOWED = new Set([200, 400, 403, 413]);
 /** Checks one answer; throws naming the broken property. Returns the error code ("" for 200). */
 async function checkAnswer(input: RegisterInput, res: Response, usedBefore: boolean): Promise<string> {
   if (!ALLOWED.has(res.status)) throw new Error(`status ${res.status}`);
+  const bytes = typeof input.body === "string" ? Buffer.byteLength(input.body) : input.body.byteLength;
+  if ((res.status === 413) !== bytes > MAX_REGISTER_BODY_BYTES) throw new Error(`status ${res.status} for a body of ${bytes} bytes`);
   const text = await res.text();
   let body: { error?: { message?: unknown; type?: unknown; param?: unknown; code?: unknown } } & Record<string, unknown>;
   try {
