@@ -18,6 +18,8 @@ export interface ConnectionsOptions {
   heartbeatSecs: number;
   /** Seconds of steady state measured after every worker is connected. */
   steadySeconds: number;
+  /** Seconds the workers may take to connect; the bench then measures those connected. */
+  connectLimitSeconds: number;
   log: (line: string) => void;
 }
 
@@ -33,7 +35,7 @@ export async function benchConnections(o: ConnectionsOptions): Promise<Record<st
     fleet = await startFleet(c, {
       workers: o.workers,
       processes: o.processes,
-      spec: { mode: "instant", capacity: 1, heartbeat: true, parallel: 8 },
+      spec: { mode: "instant", capacity: 1, heartbeat: true, parallel: 8, limitSeconds: o.connectLimitSeconds },
     });
     const connectWindow = connecting?.stop() ?? null;
     o.log(
@@ -110,6 +112,7 @@ if (import.meta.main) {
     processes: { type: "string", default: "", description: "client processes (default: one per 1,250 workers, 2 to 8)" },
     "heartbeat-secs": { type: "string", default: "15", description: "heartbeat interval the coordinator asks for" },
     seconds: { type: "string", default: "30", description: "seconds of steady state measured" },
+    "connect-limit": { type: "string", default: "900", description: "seconds to connect; then those connected are measured" },
     quick: { type: "boolean", default: false, description: "a short smoke run (50 workers, 2 s heartbeats, 5 s)" },
   } as const;
   const f = parseFlags("bench:connections", FLAGS, Bun.argv.slice(2));
@@ -120,6 +123,7 @@ if (import.meta.main) {
     processes: f.str("processes") ? f.num("processes", 1) : Math.min(8, Math.max(2, Math.ceil(workers / 1250))),
     heartbeatSecs: quick ? 2 : f.num("heartbeat-secs", 1),
     steadySeconds: quick ? 5 : f.num("seconds", 1, true),
+    connectLimitSeconds: f.num("connect-limit", 1, true),
     log: progress("connections"),
   });
   const head = `bench:connections — ${cpus().length} cores, load ${loadavg()

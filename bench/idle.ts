@@ -38,9 +38,15 @@ export async function benchIdle(o: IdleOptions): Promise<Record<string, unknown>
       stdout: "ignore",
       stderr: "pipe",
     });
+    let said = "";
+    const proc = worker;
+    void (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of proc.stderr) said = (said + dec.decode(chunk, { stream: true })).slice(-2000);
+    })();
     const deadline = performance.now() + 60_000;
     while (Number((await c.child.request("workers")).connected) < 1) {
-      if (worker.exitCode !== null) throw new Error(`the worker exited with code ${worker.exitCode}`);
+      if (worker.exitCode !== null) throw new Error(`the worker exited with code ${worker.exitCode}: ${said.trim().slice(-500)}`);
       if (performance.now() > deadline) throw new Error("the worker did not connect within 60 s");
       await Bun.sleep(200);
     }

@@ -21,6 +21,8 @@ export interface FleetSpec {
   heartbeat?: boolean;
   /** Enrolments and handshakes in flight at once. */
   parallel?: number;
+  /** Start no further enrolment after this many seconds (the rest count as not connected). */
+  limitSeconds?: number;
 }
 
 const apiUrl = Bun.argv[2];
@@ -118,7 +120,8 @@ async function connectAll(spec: FleetSpec): Promise<Record<string, unknown>> {
   const errors: string[] = [];
   let next = 0;
   const one = async () => {
-    while (next < spec.tokens.length) {
+    const stopAt = t0 + (spec.limitSeconds ?? Number.POSITIVE_INFINITY) * 1000;
+    while (next < spec.tokens.length && performance.now() < stopAt) {
       const token = spec.tokens[next++] as string;
       try {
         const w = new SimWorker(await enrol(apiUrl as string, token, "bench"), { kind: "hang" }, { capacity: spec.capacity ?? 1 });

@@ -35,7 +35,9 @@ export interface CoordinatorChild {
 }
 
 export async function startCoordinatorChild(o: { postgres: boolean; heartbeatSecs?: number }): Promise<CoordinatorChild> {
-  const args = ["bun", join(DIR, "coord-server.ts"), "--heartbeat-secs", String(o.heartbeatSecs ?? 15)];
+  // e.g. GOGRID_BENCH_COORDINATOR_BUN_FLAGS="--cpu-prof-md --cpu-prof-dir=/tmp/prof" to profile the coordinator
+  const flags = (process.env.GOGRID_BENCH_COORDINATOR_BUN_FLAGS ?? "").split(" ").filter(Boolean);
+  const args = ["bun", ...flags, join(DIR, "coord-server.ts"), "--heartbeat-secs", String(o.heartbeatSecs ?? 15)];
   if (o.postgres) args.push("--postgres");
   const child = await JsonChild.start(`coordinator (${o.postgres ? "postgres" : "sqlite"})`, withMaxFiles(args));
   return {

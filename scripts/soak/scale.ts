@@ -29,6 +29,7 @@ export const scale: SoakPart = {
       processes: opts.quick ? 2 : 8,
       heartbeatSecs: opts.quick ? 2 : 15,
       steadySeconds: opts.quick ? 4 : 60,
+      connectLimitSeconds: opts.quick ? 120 : 1800,
       log: opts.log,
     });
     flat(
