@@ -39,10 +39,10 @@ export async function benchIdle(o: IdleOptions): Promise<Record<string, unknown>
       stderr: "pipe",
     });
     let said = "";
-    const proc = worker;
+    const stderr = worker.stderr as ReadableStream<Uint8Array>;
     void (async () => {
       const dec = new TextDecoder();
-      for await (const chunk of proc.stderr) said = (said + dec.decode(chunk, { stream: true })).slice(-2000);
+      for await (const chunk of stderr) said = (said + dec.decode(chunk, { stream: true })).slice(-2000);
     })();
     const deadline = performance.now() + 60_000;
     while (Number((await c.child.request("workers")).connected) < 1) {
