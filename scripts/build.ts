@@ -145,6 +145,28 @@ function entrySource(t: Target, variants: NonNullable<ReturnType<typeof variants
   return lines.join("\n");
 }
 
+/** What a release build fixes at compile time: its version, its platform key, the update root keys. */
+interface ReleaseDefines {
+  version?: string;
+  /** Comma-separated hex Ed25519 public keys; empty = this build cannot self-update. */
+  rootKeys: string;
+  /** Where binaries go (default dist/bin). */
+  outDir: string;
+}
+
+let release: ReleaseDefines = { rootKeys: process.env.GOGRID_UPDATE_ROOT_KEYS ?? "", outDir: join(root, "dist", "bin") };
+
+function defines(t: Target, flavour: Flavour): string[] {
+  const platform = `${t.bun.replace(/^bun-/, "")}${flavour === "gpu" ? "-gpu" : ""}`;
+  const d: Record<string, string> = {
+    "process.env.GOGRID_BUILD_PLATFORM": platform,
+    // always defined, so a compiled worker never takes root keys from its environment
+    "process.env.GOGRID_UPDATE_ROOT_KEYS": release.rootKeys,
+    ...(release.version ? { "process.env.GOGRID_BUILD_VERSION": release.version } : {}),
+  };
+  return Object.entries(d).flatMap(([k, v]) => ["--define", `${k}=${JSON.stringify(v)}`]);
+}
+
 async function build(t: Target, flavour: Flavour): Promise<string | null> {
   const variants = variantsFor(t, flavour);
   if (!variants) return null;
@@ -152,13 +174,16 @@ async function build(t: Target, flavour: Flavour): Promise<string | null> {
   mkdirSync(work, { recursive: true });
   const entry = join(work, `worker-entry-${flavour}.ts`);
   writeFileSync(entry, entrySource(t, variants, work));
-  const outfile = join(root, "dist", "bin", t.bun, flavour === "gpu" ? t.exe.replace("gogrid-worker", "gogrid-worker-gpu") : t.exe);
+  const outfile = join(release.outDir, t.bun, flavour === "gpu" ? t.exe.replace("gogrid-worker", "gogrid-worker-gpu") : t.exe);
   mkdirSync(dirname(outfile), { recursive: true });
-  const proc = Bun.spawn([process.execPath, "build", "--compile", `--target=${t.bun}`, entry, "--outfile", outfile], {
-    cwd: root,
-    stdout: "inherit",
-    stderr: "inherit",
-  });
+  const proc = Bun.spawn(
+    [process.execPath, "build", "--compile", `--target=${t.bun}`, ...defines(t, flavour), entry, "--outfile", outfile],
+    {
+      cwd: root,
+      stdout: "inherit",
+      stderr: "inherit",
+    },
+  );
   if ((await proc.exited) !== 0) throw new Error(`bun build --compile failed for ${t.bun}`);
   return outfile;
 }
@@ -181,7 +206,7 @@ async function buildTray(t: Target): Promise<string> {
       "",
     ].join("\n"),
   );
-  const outfile = join(root, "dist", "bin", t.bun, t.exe.replace("gogrid-worker", "gogrid-tray"));
+  const outfile = join(release.outDir, t.bun, t.exe.replace("gogrid-worker", "gogrid-tray"));
   const proc = Bun.spawn([process.execPath, "build", "--compile", `--target=${t.bun}`, entry, "--outfile", outfile], {
     cwd: root,
     stdout: "inherit",
@@ -197,15 +222,35 @@ if (import.meta.main) {
       target: { type: "string", multiple: true },
       all: { type: "boolean" },
       gpu: { type: "boolean" },
+      "no-tray": { type: "boolean" },
+      version: { type: "string" },
+      "update-root-key": { type: "string", multiple: true },
+      "out-dir": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(
-      `usage: bun scripts/build.ts [--all | --target <bun target>...] [--gpu]\ntargets: ${TARGETS.map((t) => t.bun).join(", ")} (default: this machine's)\n--gpu also builds gogrid-worker-gpu (Vulkan, then CPU) where a Vulkan build exists`,
+      `usage: bun scripts/build.ts [--all | --target <bun target>...] [--gpu]\ntargets: ${TARGETS.map((t) => t.bun).join(", ")} (default: this machine's)\n--gpu also builds gogrid-worker-gpu (Vulkan, then CPU) where a Vulkan build exists\n--version <semver> fixes the worker's version (default: worker/package.json)\n--update-root-key <hex or .pub file> (repeatable; default $GOGRID_UPDATE_ROOT_KEYS): the root keys the worker trusts for self-update; without one the binaries cannot update themselves\n--out-dir <dir> instead of dist/bin; --no-tray skips the standalone gogrid-tray`,
     );
     process.exit(0);
   }
+  if (values.version !== undefined && !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(values.version)) {
+    console.error(`--version "${values.version}" is not a semantic version like 1.2.3`);
+    process.exit(2);
+  }
+  const keys = (values["update-root-key"] ?? []).map((k) => (/^[0-9a-f]{64}$/.test(k) ? k : readFileSync(k, "utf8").trim()));
+  const badKey = keys.find((k) => !/^[0-9a-f]{64}$/.test(k));
+  if (badKey !== undefined) {
+    console.error(`--update-root-key: "${badKey.slice(0, 80)}" is not an Ed25519 public key (64 hex characters)`);
+    process.exit(2);
+  }
+  release = {
+    ...(values.version ? { version: values.version } : {}),
+    rootKeys: keys.length > 0 ? keys.join(",") : release.rootKeys,
+    outDir: values["out-dir"] ? resolve(values["out-dir"]) : release.outDir,
+  };
+  if (!release.rootKeys) console.error("note: no update root key given: these binaries cannot update themselves");
   const host = TARGETS.find((t) => t.platform === process.platform && t.arch === process.arch);
   const wanted = values.all ? TARGETS.map((t) => t.bun) : (values.target ?? (host ? [host.bun] : []));
   for (const name of wanted) {
@@ -218,6 +263,7 @@ if (import.meta.main) {
       const out = await build(t, flavour);
       if (out) console.log(`${t.bun}: ${relative(root, out)} (${(statSync(out).size / 2 ** 20).toFixed(1)} MiB)`);
     }
+    if (values["no-tray"]) continue;
     const tray = await buildTray(t);
     console.log(`${t.bun}: ${relative(root, tray)} (${(statSync(tray).size / 2 ** 20).toFixed(1)} MiB)`);
   }

@@ -15,12 +15,14 @@ import { openRepository } from "./db/open.ts";
 import type { Repository } from "./db/repository.ts";
 import { enrolmentRoutes } from "./enrolment/index.ts";
 import { Gateway } from "./gateway/server.ts";
+import type { WorkerSession } from "./gateway/session.ts";
 import { type Bus, LocalBus, PgBus, type WorkerPush } from "./jobs/bus.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
 import { JobService } from "./jobs/service.ts";
 import { CoordinatorMetrics, httpMetrics, metricsRoutes, type WorkerState } from "./metrics/index.ts";
 import { openApiDocs } from "./openapi/index.ts";
 import { loadOrCreatePki, type Pki } from "./pki/index.ts";
+import { ReleaseService } from "./updates/service.ts";
 
 export type LogFn = (level: "debug" | "info" | "warn" | "error", message: string) => void;
 
@@ -36,6 +38,8 @@ export interface Coordinator {
   metrics: CoordinatorMetrics;
   /** Result verification (issue 9): audits, canaries, trust and quarantine. */
   audit: AuditService;
+  /** Signed worker releases offered to connected workers (issue 7). */
+  releases: ReleaseService;
   /**
    * Sends a command (pause / resume / restart) or config change to one worker or, with
    * nodeId null, to all, wherever their sockets are. Resolves once published.
@@ -128,7 +132,21 @@ export async function startCoordinator(
   const revoked = await repo.listRevokedCertificates();
   const crl =
     revoked.length > 0 ? await pki.crlPem(revoked.map((r) => ({ serial: r.serial, revokedAt: r.revokedAt ?? Date.now() }))) : undefined;
+  const releases = new ReleaseService({
+    dir: config.releasesDir || join(config.dataDir, "releases"),
+    workerBaseUrl: () => `https://${hostForUrl(config.workerHost)}:${gateway.port}`,
+    log,
+  });
+  const offered = new WeakMap<WorkerSession, string>();
+  const offerUpdate = (s: WorkerSession) => {
+    const offer = releases.offerFor({ nodeId: s.nodeId, ...s.release });
+    if (!offer || offered.get(s) === offer.version) return;
+    offered.set(s, offer.version);
+    s.push(offer);
+  };
   const gateway: Gateway = new Gateway({
+    releases,
+    ready: offerUpdate,
     host: config.workerHost,
     port: config.workerPort,
     tls: { cert: pki.serverCertPem, key: pki.serverKeyPem, ca: pki.caCertPem, ...(crl ? { crl } : {}) },
@@ -156,6 +174,9 @@ export async function startCoordinator(
     () => gateway.slots(),
   );
   gateway.onWorkAvailable = () => scheduler.trigger();
+  releases.watch(config.updateCheckSecs * 1000, () => {
+    for (const s of gateway.slots() as WorkerSession[]) offerUpdate(s);
+  });
   const unsubscribe = bus.subscribe((e) => {
     if (e.kind === "job_available") scheduler.trigger();
   });
@@ -217,6 +238,7 @@ export async function startCoordinator(
     scheduler,
     metrics,
     audit,
+    releases,
     pushToWorkers: (nodeId, message) => bus.publish({ kind: "worker_push", nodeId, message }),
     async revokeWorker(nodeId, reason) {
       const serials = await repo.revokeWorker(nodeId, reason, Date.now());
@@ -225,6 +247,7 @@ export async function startCoordinator(
     },
     async stop() {
       clearInterval(tick);
+      releases.stop();
       unsubscribe();
       await audit.close();
       jobs.close();

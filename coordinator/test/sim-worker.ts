@@ -63,7 +63,15 @@ export class SimWorker {
   constructor(
     readonly id: Identity,
     public behaviour: Behaviour,
-    readonly options: { capacity?: number; models?: string[]; signWith?: CryptoKey; tls?: { cert?: string; key?: string } } = {},
+    readonly options: {
+      capacity?: number;
+      models?: string[];
+      signWith?: CryptoKey;
+      tls?: { cert?: string; key?: string };
+      /** What `register` says the worker runs (default 0.1.0 on stable). */
+      version?: string;
+      channel?: "stable" | "beta";
+    } = {},
   ) {
     this.closed = new Promise((r) => {
       this.resolveClosed = r;
@@ -118,7 +126,8 @@ export class SimWorker {
         gpu_info: [{ name: "Simulated GPU", vendor: "sim", vram_mb: 8192, backend: "cpu" }],
         capabilities: { max_concurrent_jobs: this.options.capacity ?? 1, models: this.options.models ?? [], max_context: 4096 },
         resource_mode: "default",
-        version: "0.1.0",
+        version: this.options.version ?? "0.1.0",
+        ...(this.options.channel ? { update_channel: this.options.channel } : {}),
         os: "linux",
         arch: "x64",
       } as WorkerToCoordinator);

@@ -86,7 +86,7 @@ function makeDelta(from: string, to: string, out: string): void {
 
 export async function publish(o: PublishOptions): Promise<{ manifest: ManifestBody; platforms: PublishedPlatform[] }> {
   if (!(ReleaseChannel.anyOf as { const: string }[]).some((c) => c.const === o.channel)) {
-    throw new Error(`--channel "${o.channel}" is not valid: stable or beta`);
+    throw new Error(`--channel "${o.channel}" is not valid: stable, beta or dev`);
   }
   if (!SEMVER.test(o.version)) throw new Error(`--version "${o.version}" is not a semantic version like 1.2.3`);
   if (!Number.isInteger(o.rolloutPercent) || o.rolloutPercent < 1 || o.rolloutPercent > 100) {

@@ -58,6 +58,8 @@ export const WorkerConfigSchema = T.Object(
         }),
         enable_auto_update: T.Boolean({ default: true }),
         update_channel: T.Union([T.Literal("stable"), T.Literal("beta")], { default: "stable" }),
+        /** Seconds a newly installed release has to register with the coordinator before it is rolled back. */
+        update_trial_secs: T.Integer({ minimum: 10, maximum: 3600, default: 120 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -15,6 +15,8 @@ import type { WorkerPaths } from "./paths.ts";
 import { applyServerCommand, PauseControl, ResourceMonitor, YieldWatcher } from "./resources/index.ts";
 import { JobRunner, type ModelProvider } from "./runner.ts";
 import { threadsFor } from "./threads.ts";
+import { daemonUpdaterOptions } from "./update/for-daemon.ts";
+import { Updater } from "./update/updater.ts";
 import { WORKER_VERSION } from "./version.ts";
 
 export interface DaemonOptions {
@@ -44,6 +46,9 @@ export class WorkerDaemon {
   runner!: JobRunner;
   link!: Connection;
   readonly pauses = new PauseControl();
+  /** Self-update (issue 7); null until start(). */
+  updater: Updater | null = null;
+  private draining = false;
   monitor!: ResourceMonitor;
   /** Yields to GPU programs and full-screen applications ([resources] yield_*). */
   yielder!: YieldWatcher;
@@ -139,6 +144,19 @@ export class WorkerDaemon {
       reconnectBaseMs: config.worker.reconnect_delay_secs * 1000,
       log: this.log,
     });
+    this.updater = new Updater(
+      daemonUpdaterOptions(config, paths, {
+        tls: () => ({ cert: this.identity.certPem, key: this.identity.keyPem, ca: this.identity.caPem }),
+        drain: () => this.drain(),
+        undrain: () => {
+          this.draining = false;
+        },
+        restart: () => this.restart(),
+        report: (r) => this.link.send({ type: "update_complete", ...r }),
+        log: this.log,
+      }),
+    );
+    this.updater.startTrial();
     this.link.start();
     if (this.o.control !== false) this.control = serveControl(paths.controlEndpoint, this.controlHandlers());
   }
@@ -188,6 +206,7 @@ export class WorkerDaemon {
       capabilities: { max_concurrent_jobs: this.registeredCapacity, models: this.cache.ids(), max_context: cfg.worker.context_size },
       resource_mode: this.monitor.stats().mode,
       version: WORKER_VERSION,
+      update_channel: cfg.worker.update_channel,
       os: osName(),
       utc_offset_minutes: -new Date().getTimezoneOffset(),
       arch: arch() === "arm64" ? ("arm64" as const) : ("x64" as const),
@@ -264,7 +283,7 @@ export class WorkerDaemon {
       case "job_assignment":
         if (this.reregisterTimer) clearTimeout(this.reregisterTimer);
         this.reregisterTimer = null;
-        if (!this.monitor.canAcceptJob() || this.runner.active >= this.runner.capacity) {
+        if (this.draining || !this.monitor.canAcceptJob() || this.runner.active >= this.runner.capacity) {
           this.monitor.noteRejected();
           const reason = this.monitor.isPaused() ? "paused" : "busy";
           this.link.send({ type: "job_reject", job_id: m.job_id, fence: m.fence, reason });
@@ -293,6 +312,10 @@ export class WorkerDaemon {
         return;
       case "welcome":
         void this.renewIfDue();
+        this.updater?.registered();
+        return;
+      case "update_available":
+        void this.updater?.offer(m);
         return;
       case "cert_renewed":
         void this.storeRenewal(m.certificate, m.cert_serial);
@@ -397,7 +420,14 @@ export class WorkerDaemon {
     };
   }
 
+  /** Self-update: take no new jobs, resolve when the running ones have finished. */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    while (this.runner.active > 0) await Bun.sleep(200);
+  }
+
   async stop(): Promise<void> {
+    this.updater?.stop();
     this.control?.stop();
     this.yielder?.stop();
     if (this.reregisterTimer) clearTimeout(this.reregisterTimer);

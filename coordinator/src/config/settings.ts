@@ -56,6 +56,20 @@ export const SETTINGS = {
     description: "address of the worker port (WSS with mutual TLS)",
   }),
   workerPort: s({ key: "worker.port", type: "int", default: 8443, min: 0, max: 65535, description: "worker port (0 = any free port)" }),
+  releasesDir: s({
+    key: "updates.releases_dir",
+    type: "string",
+    default: "",
+    description: "signed worker releases to serve and offer (bun run release publish writes it; default <data_dir>/releases)",
+  }),
+  updateCheckSecs: s({
+    key: "updates.check_secs",
+    type: "int",
+    default: 30,
+    min: 1,
+    max: 86_400,
+    description: "how often the releases folder is read for a new manifest to offer to connected workers",
+  }),
   serverNames: s({
     key: "pki.server_names",
     type: "list",

@@ -20,6 +20,8 @@ export interface GatewayOptions extends Omit<GatewayContext, "registered" | "clo
   port: number;
   tls: GatewayTls;
   bus: Bus;
+  /** Signed worker releases served at /releases/… (self-update). */
+  releases?: { serve(pathname: string): Response };
 }
 
 interface SocketData {
@@ -63,13 +65,15 @@ export class Gateway {
       async fetch(req, server) {
         if (server.upgrade(req, { data: { session: null } })) return undefined;
         // enrolled workers (the TLS handshake checked their certificate) download models here
-        const m = /^\/models\/([0-9a-f]{64})$/.exec(new URL(req.url).pathname);
+        const pathname = new URL(req.url).pathname;
+        if (pathname.startsWith("/releases/") && req.method === "GET" && options.releases) return options.releases.serve(pathname);
+        const m = /^\/models\/([0-9a-f]{64})$/.exec(pathname);
         if (m && req.method === "GET") {
           const model = (await options.repo.listModels()).find((x) => x.sha256 === m[1] && !/^https?:\/\//.test(x.source));
           if (!model) return new Response("no such model\n", { status: 404 });
           return new Response(Bun.file(model.source), { headers: { "content-type": "application/octet-stream" } });
         }
-        return new Response("GoGrid worker port: WebSocket (wss://) and /models/<sha256> only\n", { status: 426 });
+        return new Response("GoGrid worker port: WebSocket (wss://), /models/<sha256> and /releases/… only\n", { status: 426 });
       },
       websocket: {
         maxPayloadLength: MAX_FRAME_BYTES,

@@ -37,6 +37,13 @@ export interface GatewayContext {
   trigger(): void;
   /** A node finished its handshake: any older socket of the same node is closed. */
   registered(session: WorkerSession): void;
+  /** After `welcome`: the worker is ready (self-update offers go out here). */
+  ready?(session: WorkerSession): void;
+  /** A worker reported the outcome of a self-update. */
+  updateComplete?(
+    session: WorkerSession,
+    outcome: { version: string; previous_version: string; ok: boolean; error?: { code: string; message: string } },
+  ): void;
   closed(session: WorkerSession): void;
   log(level: "info" | "warn" | "error", message: string): void;
   now(): number;
@@ -71,6 +78,8 @@ export class WorkerSession implements WorkerSlot {
   models: string[] = [];
   /** The contributor's clock, minutes east of UTC (from `register`). */
   utcOffsetMinutes = 0;
+  /** From `register`: what the worker runs, for self-update offers. */
+  release = { version: "0.0.0", os: "linux", arch: "x64", channel: "stable" as "stable" | "beta" | "dev" };
   private nonce = "";
   private invalid = 0;
   readonly attempts = new Map<string, Attempt>();
@@ -171,6 +180,7 @@ export class WorkerSession implements WorkerSlot {
   private async onRegister(m: Msg<"register">): Promise<void> {
     this.capacity = m.capabilities.max_concurrent_jobs;
     this.utcOffsetMinutes = m.utc_offset_minutes ?? 0;
+    this.release = { version: m.version, os: m.os, arch: m.arch, channel: m.update_channel ?? "stable" };
     this.models = m.capabilities.models;
     const { type: _t, id: _i, ts: _ts, ...info } = m;
     await this.ctx.repo.updateWorker(this.nodeId, {
@@ -188,6 +198,7 @@ export class WorkerSession implements WorkerSlot {
       "info",
       `worker ${this.nodeId} registered (${m.gpu_info.map((g) => g.name).join(", ") || "no GPU"}, ${this.capacity} slots)`,
     );
+    this.ctx.ready?.(this);
     this.ctx.trigger();
   }
 
@@ -218,6 +229,7 @@ export class WorkerSession implements WorkerSlot {
         return this.onResult(m);
       case "update_complete":
         this.ctx.log(m.ok ? "info" : "warn", `worker ${this.nodeId} update to ${m.version}: ${m.ok ? "ok" : m.error?.message}`);
+        this.ctx.updateComplete?.(this, m);
         return;
       case "error":
         this.ctx.log("warn", `worker ${this.nodeId} reports ${m.code}: ${m.message}`);
@@ -282,10 +294,9 @@ export class WorkerSession implements WorkerSlot {
         this.ctx.now(),
       );
       if (done) {
-        // credited exactly once: the ledger's key is the job id
-        const credit = await creditCompletedJob(this.ctx.repo, { id: a.jobId }, this.nodeId, this.ctx.now());
+        // credited exactly once: the ledger's key is the job id; retried apart from this socket's frames
         this.ctx.metrics?.tokens(m.usage.prompt_tokens, m.usage.completion_tokens);
-        if (credit.credited) this.ctx.metrics?.credited(credit.amountMicros);
+        void this.credit(a.jobId);
         await this.ctx.bus.publish({ kind: "job_finished", jobId: a.jobId });
       }
     } else if (m.status === "failed") {
@@ -295,6 +306,30 @@ export class WorkerSession implements WorkerSlot {
       await this.endAttempt(a, { code: "worker_cancelled", message: "the worker stopped the attempt" }, 0);
     }
     this.ctx.trigger();
+  }
+
+  /**
+   * Credits a completed job. The call is idempotent, so a database error (Postgres restarting; found
+   * by `bun run soak --only pg-restart`, which saw completed jobs never credited) is retried for about
+   * two minutes instead of leaving the job unpaid.
+   */
+  private async credit(jobId: string): Promise<void> {
+    const giveUp = this.ctx.now() + 120_000;
+    for (let wait = 200; ; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        const credit = await creditCompletedJob(this.ctx.repo, { id: jobId }, this.nodeId, this.ctx.now());
+        if (credit.credited) this.ctx.metrics?.credited(credit.amountMicros);
+        return;
+      } catch (e) {
+        const last = this.ctx.now() + wait > giveUp;
+        this.ctx.log(
+          last ? "error" : "warn",
+          `job ${jobId}: crediting failed${last ? ", giving up" : ", retrying"}: ${(e as Error).message}`,
+        );
+        if (last) return;
+        await Bun.sleep(wait);
+      }
+    }
   }
 
   private take(jobId: string, fence: string): Attempt | null {

@@ -74,6 +74,8 @@ export const RegisterMessage = defineMessage(
     arch: WorkerArch,
     /** Minutes east of UTC of the contributor's clock, so "earned today" means their today. */
     utc_offset_minutes: Type.Optional(Type.Integer({ minimum: -1440, maximum: 1440 })),
+    /** The release channel the worker follows (absent: stable). */
+    update_channel: Type.Optional(UpdateChannel),
   },
   "Worker's identity, hardware and capabilities.",
 );

@@ -18,7 +18,7 @@ export const Signature = Type.Object(
 export type Signature = Static<typeof Signature>;
 
 /** Release channels a worker can follow. */
-export const ReleaseChannel = Type.Union([Type.Literal("stable"), Type.Literal("beta")]);
+export const ReleaseChannel = Type.Union([Type.Literal("stable"), Type.Literal("beta"), Type.Literal("dev")]);
 export type ReleaseChannel = Static<typeof ReleaseChannel>;
 
 /** The set of release keys the root key vouches for. A key absent from the newest set is revoked. */

@@ -10,6 +10,8 @@ import { WorkerDaemon } from "../daemon.ts";
 import { enrol, loadIdentity } from "../identity.ts";
 import { Logger } from "../log.ts";
 import { workerPaths } from "../paths.ts";
+import { isCompiled, LAUNCHED_ENV, resolveLaunch, superviseRelease, UpdateStore } from "../update/index.ts";
+import { WORKER_VERSION } from "../version.ts";
 
 function fail(e: unknown): number {
   const err = e as Error & { code?: string };
@@ -36,6 +38,17 @@ export function registerDaemonCommands(program: Command): void {
         const cfg = config(p.configFile);
         if (o.server) cfg.server.api_url = o.server;
         const logger = new Logger(cfg.logging.level, join(p.logDir, "worker.log"), cfg.logging.max_log_size_mb * 2 ** 20);
+        // a newer release installed by the self-updater runs in place of this binary, supervised through its trial
+        if (isCompiled() && !process.env[LAUNCHED_ENV]) {
+          const store = new UpdateStore(p.updatesDir);
+          const target = await resolveLaunch(store, WORKER_VERSION, logger.log);
+          if (target.kind === "release") {
+            logger.log("info", `starting installed release ${target.version} (this binary is ${WORKER_VERSION})`);
+            process.exit(
+              await superviseRelease(store, target, { args: process.argv.slice(2), selfVersion: WORKER_VERSION, log: logger.log }),
+            );
+          }
+        }
         const daemon = new WorkerDaemon({ config: cfg, paths: p, logger, ...(o.token ? { token: o.token } : {}), control: o.control });
         await daemon.start();
         logger.log(
