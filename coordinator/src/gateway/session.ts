@@ -294,9 +294,9 @@ export class WorkerSession implements WorkerSlot {
         this.ctx.now(),
       );
       if (done) {
-        // credited exactly once: the ledger's key is the job id; retried apart from this socket's frames
+        // credited exactly once: the ledger's key is the job id; a failed try is retried in the background
         this.ctx.metrics?.tokens(m.usage.prompt_tokens, m.usage.completion_tokens);
-        void this.credit(a.jobId);
+        if (!(await this.credit(a.jobId))) void this.creditLater(a.jobId);
         await this.ctx.bus.publish({ kind: "job_finished", jobId: a.jobId });
       }
     } else if (m.status === "failed") {
@@ -309,26 +309,30 @@ export class WorkerSession implements WorkerSlot {
   }
 
   /**
-   * Credits a completed job. The call is idempotent, so a database error (Postgres restarting; found
-   * by `bun run soak --only pg-restart`, which saw completed jobs never credited) is retried for about
-   * two minutes instead of leaving the job unpaid.
+   * Credits a completed job; false on a database error. The call is idempotent, so creditLater
+   * retries it for about two minutes instead of leaving the job unpaid (found by `bun run soak
+   * --only pg-restart`: jobs completed just before Postgres went away were never credited).
    */
-  private async credit(jobId: string): Promise<void> {
+  private async credit(jobId: string, last = false): Promise<boolean> {
+    try {
+      const credit = await creditCompletedJob(this.ctx.repo, { id: jobId }, this.nodeId, this.ctx.now());
+      if (credit.credited) this.ctx.metrics?.credited(credit.amountMicros);
+      return true;
+    } catch (e) {
+      this.ctx.log(
+        last ? "error" : "warn",
+        `job ${jobId}: crediting failed${last ? ", giving up" : ", retrying"}: ${(e as Error).message}`,
+      );
+      return false;
+    }
+  }
+
+  private async creditLater(jobId: string): Promise<void> {
     const giveUp = this.ctx.now() + 120_000;
     for (let wait = 200; ; wait = Math.min(wait * 2, 5_000)) {
-      try {
-        const credit = await creditCompletedJob(this.ctx.repo, { id: jobId }, this.nodeId, this.ctx.now());
-        if (credit.credited) this.ctx.metrics?.credited(credit.amountMicros);
-        return;
-      } catch (e) {
-        const last = this.ctx.now() + wait > giveUp;
-        this.ctx.log(
-          last ? "error" : "warn",
-          `job ${jobId}: crediting failed${last ? ", giving up" : ", retrying"}: ${(e as Error).message}`,
-        );
-        if (last) return;
-        await Bun.sleep(wait);
-      }
+      await Bun.sleep(wait);
+      const last = this.ctx.now() + wait > giveUp;
+      if ((await this.credit(jobId, last)) || last) return;
     }
   }
 
