@@ -1,141 +1,134 @@
-// `bun run soak [--quick] [--postgres]`: jobs through the real API while workers are dropped mid-job;
-// a checker records every accepted job and what the client got. Last stdout line: one JSON object.
+// `bun run soak [--quick] [--postgres] [--only a,b]`: runs every soak part (faults, security, scale),
+// prints a table, then as the last stdout line one JSON object with the summed totals and each part.
 import { parseArgs } from "node:util";
-import { freshPostgresUrl } from "../coordinator/src/db/testing.ts";
-import { addModel, apiKey, enrolmentToken, start } from "../coordinator/test/harness.ts";
-import { enrol, SimWorker } from "../coordinator/test/sim-worker.ts";
+import { addTotals, ZERO } from "./soak/checker.ts";
+import type { PartOptions, PartResult, SoakPart, SoakTotals } from "./soak/part.ts";
+import { PARTS } from "./soak/parts.ts";
 
-export interface SoakResult {
-  store: "sqlite" | "postgres";
-  jobs: number;
-  accepted: number;
-  completed: number;
-  failed_visibly: number;
-  lost: number;
-  duplicated: number;
-  wrong: number;
-  double_credited: number;
-  workers_dropped: number;
-  seconds: number;
-}
-
-/** The simulated model: what every honest worker answers for a prompt. */
-const answer = (prompt: string) => `${prompt.split("").reverse().join("")}|${prompt.length}`;
-
-export async function soak(opts: {
-  jobs: number;
-  workers: number;
-  concurrency: number;
-  dropEveryMs: number;
+export interface SoakReport extends SoakTotals {
+  pass: boolean;
+  quick: boolean;
   postgres: boolean;
-}): Promise<SoakResult> {
-  const pg = opts.postgres ? await freshPostgresUrl() : null;
-  const c = await start({ ...(pg ? { databaseUrl: pg.url } : {}), maxAttempts: 10, retryBaseMs: 20, leaseSecs: 5 });
-  const t0 = performance.now();
-  const live = new Set<SimWorker>();
-  let dropped = 0;
-  let stopping = false;
-  const spawnWorker = async () => {
-    // a third of the workers stream slowly enough to be caught mid-job
-    const w = new SimWorker(
-      await enrol(c.apiUrl, await enrolmentToken(c.repo)),
-      { kind: "answer", text: (j) => answer(j.prompt ?? ""), chunkDelayMs: 2 },
-      { capacity: 2 },
-    );
-    if (await w.connect()) live.add(w);
-  };
-  try {
-    await addModel(c.repo);
-    await c.repo.setPrice({ modelId: "stories260K", completionMicrosPer1k: 1_000_000, promptMicrosPer1k: 0 });
-    const key = await apiKey(c.repo);
-    for (let i = 0; i < opts.workers; i++) await spawnWorker();
-    // chaos: drop a worker that holds a job (its socket closes with no result), then replace it
-    const chaos = (async () => {
-      while (!stopping) {
-        await Bun.sleep(opts.dropEveryMs);
-        // only workers the coordinator sees running a job right now: a drop mid-job
-        const running = new Set(
-          c.gateway
-            .slots()
-            .filter((slot) => slot.running > 0)
-            .map((slot) => slot.nodeId),
-        );
-        const busy = [...live].filter((w) => running.has(w.id.nodeId));
-        const victim = busy[Math.floor(Math.random() * busy.length)];
-        if (!victim || stopping) continue;
-        live.delete(victim);
-        victim.ws?.close(4003, "soak: dropped");
-        dropped++;
-        await spawnWorker();
-      }
-    })();
-    const results: { prompt: string; status: number; text: string | null; id: string | null }[] = [];
-    let next = 0;
-    const client = async () => {
-      while (next < opts.jobs) {
-        const prompt = `soak job ${next++} ${Math.random().toString(36).slice(2, 8)}`;
-        const res = await fetch(`${c.apiUrl}/v1/completions`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-          body: JSON.stringify({ model: "stories260K", prompt, max_tokens: 64 }),
-        });
-        const body = (await res.json()) as { id?: string; choices?: { text: string }[] };
-        results.push({ prompt, status: res.status, text: body.choices?.[0]?.text ?? null, id: body.id?.replace(/^cmpl-/, "") ?? null });
-      }
-    };
-    await Promise.all(Array.from({ length: opts.concurrency }, client));
-    stopping = true;
-    await chaos;
-
-    const accepted = results.filter((r) => r.status === 200 || r.status >= 500);
-    const completed = results.filter((r) => r.status === 200 && r.text === answer(r.prompt));
-    const wrong = results.filter((r) => r.status === 200 && r.text !== answer(r.prompt));
-    const failed = results.filter((r) => r.status >= 500);
-    // the database's view: every job final, each completed job credited exactly once
-    const jobs = await c.repo.listJobs({});
-    const unfinished = jobs.filter((j) => j.status === "queued" || j.status === "running");
-    const ledger = await c.repo.listLedger({ limit: 1_000_000 });
-    const perJob = new Map<string, number>();
-    for (const e of ledger) perJob.set(e.jobId, (perJob.get(e.jobId) ?? 0) + 1);
-    const completedIds = new Set(jobs.filter((j) => j.status === "completed").map((j) => j.id));
-    const doubleCredited = [...perJob].filter(([id, n]) => n > 1 || !completedIds.has(id)).length;
-    return {
-      store: pg ? "postgres" : "sqlite",
-      jobs: opts.jobs,
-      accepted: accepted.length,
-      completed: completed.length,
-      failed_visibly: failed.length,
-      lost: results.length < opts.jobs ? opts.jobs - results.length + unfinished.length : unfinished.length,
-      duplicated: wrong.filter((r) => r.text !== null && r.text.length > answer(r.prompt).length).length,
-      wrong: wrong.length,
-      double_credited: doubleCredited,
-      workers_dropped: dropped,
-      seconds: Math.round((performance.now() - t0) / 100) / 10,
-    };
-  } finally {
-    stopping = true;
-    for (const w of live) w.close();
-    await c.cleanup();
-    await pg?.drop();
-  }
+  seconds: number;
+  parts: Record<string, PartResult>;
 }
+
+/** The parts named in `only` (all when empty); an unknown name is an error naming the known ones. */
+export function selectParts(only: string[], parts: SoakPart[] = PARTS): SoakPart[] {
+  if (only.length === 0) return parts;
+  const unknown = only.filter((n) => !parts.some((p) => p.name === n));
+  if (unknown.length > 0) throw new Error(`unknown soak part(s): ${unknown.join(", ")} (known: ${parts.map((p) => p.name).join(", ")})`);
+  return parts.filter((p) => only.includes(p.name));
+}
+
+/** Runs the parts one after the other; a part that throws is a failed part, not the end of the run. */
+export async function runSoak(parts: SoakPart[], opts: PartOptions): Promise<SoakReport> {
+  const t0 = performance.now();
+  const results: Record<string, PartResult> = {};
+  let totals = ZERO;
+  for (const part of parts) {
+    opts.log(`soak: ${part.name}: ${part.describe}`);
+    const started = performance.now();
+    let r: PartResult;
+    try {
+      r = await part.run(opts);
+    } catch (e) {
+      r = { part: part.name, pass: false, figures: {}, failures: [`${part.name} threw: ${(e as Error).stack ?? e}`] };
+    }
+    r.figures.seconds ??= Math.round((performance.now() - started) / 100) / 10;
+    results[part.name] = r;
+    if (r.totals) totals = addTotals(totals, r.totals);
+    opts.log(`soak: ${part.name}: ${r.pass ? "pass" : `FAIL\n  ${r.failures.join("\n  ")}`}`);
+  }
+  return {
+    ...totals,
+    pass: Object.values(results).every((r) => r.pass),
+    quick: opts.quick,
+    postgres: opts.postgres,
+    seconds: Math.round((performance.now() - t0) / 100) / 10,
+    parts: results,
+  };
+}
+
+/** The human table: one row per part. */
+export function table(report: SoakReport): string {
+  const cols = ["part", "pass", "accepted", "completed", "failed_vis", "lost", "dup", "dbl_credit", "seconds", "figures"];
+  const rows = Object.values(report.parts).map((r) => {
+    const t = r.totals;
+    const extra = Object.entries(r.figures)
+      .filter(([k]) => k !== "seconds")
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
+    return [
+      r.part,
+      r.pass ? "yes" : "NO",
+      t?.accepted ?? "-",
+      t?.completed ?? "-",
+      t?.failed_visibly ?? "-",
+      t?.lost ?? "-",
+      t?.duplicated ?? "-",
+      t?.double_credited ?? "-",
+      r.figures.seconds ?? "-",
+      extra,
+    ].map(String);
+  });
+  const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => (i === cols.length - 1 ? 0 : (r[i] as string).length))));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join("  ");
+  const total = [
+    "total",
+    report.pass ? "yes" : "NO",
+    report.accepted,
+    report.completed,
+    report.failed_visibly,
+    report.lost,
+    report.duplicated,
+    report.double_credited,
+    report.seconds,
+    "",
+  ].map(String);
+  return [line(cols), ...rows.map(line), line(total)].join("\n");
+}
+
+const USAGE = `usage: bun run soak [--quick] [--postgres] [--only a,b]
+  --quick     the short version CI runs
+  --postgres  parts with a store run on a fresh Postgres database (default SQLite); kill-coordinator
+              always runs on Postgres, pg-restart on a private cluster
+  --only      run only these parts
+parts: ${PARTS.map((p) => p.name).join(", ")}
+Prints a table (stdout), progress (stderr), then one JSON line; exits 1 when any part fails.`;
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    options: { quick: { type: "boolean" }, postgres: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  });
+  let values: { quick?: boolean; postgres?: boolean; only?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        quick: { type: "boolean" },
+        postgres: { type: "boolean" },
+        only: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    console.error(`soak: ${(e as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
   if (values.help) {
-    console.log(
-      "usage: bun run soak [--quick] [--postgres]\n  jobs through the API while workers are dropped mid-job; prints a table, then one JSON line",
-    );
+    console.log(USAGE);
     process.exit(0);
   }
-  const r = await soak(
-    values.quick
-      ? { jobs: 150, workers: 4, concurrency: 8, dropEveryMs: 40, postgres: !!values.postgres }
-      : { jobs: 3000, workers: 8, concurrency: 32, dropEveryMs: 25, postgres: !!values.postgres },
-  );
-  for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(16)} ${v}`);
-  console.log(JSON.stringify(r));
-  process.exit(r.lost === 0 && r.duplicated === 0 && r.double_credited === 0 && r.wrong === 0 ? 0 : 1);
+  let parts: SoakPart[];
+  try {
+    parts = selectParts((values.only ?? "").split(",").filter(Boolean));
+  } catch (e) {
+    console.error(`soak: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  const report = await runSoak(parts, {
+    quick: !!values.quick,
+    postgres: !!values.postgres,
+    log: (line) => process.stderr.write(`[${(performance.now() / 1000).toFixed(1)}s] ${line}\n`),
+  });
+  console.log(table(report));
+  console.log(JSON.stringify(report));
+  process.exit(report.pass ? 0 : 1);
 }
