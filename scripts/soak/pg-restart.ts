@@ -13,9 +13,9 @@ export const pgRestart: SoakPart = {
         name: "pg-restart",
         workers: 3,
         concurrency: 6,
-        minJobs: opts.quick ? 30 : 400,
+        minJobs: opts.quick ? 15 : 400,
         faults: opts.quick ? 1 : 10,
-        loadMs: opts.quick ? 1000 : 3000,
+        loadMs: opts.quick ? 500 : 3000,
         leaseSecs: 2,
         async database() {
           cluster = await PgCluster.create();
@@ -33,7 +33,7 @@ export const pgRestart: SoakPart = {
           let startS: number;
           try {
             used = await c.stop(mode);
-            await Bun.sleep(1000);
+            await Bun.sleep(opts.quick ? 300 : 1000);
           } finally {
             startS = await c.start();
           }
