@@ -147,6 +147,7 @@ export async function startCoordinator(
   const gateway: Gateway = new Gateway({
     releases,
     ready: offerUpdate,
+    updateComplete: (_s, m) => metrics.workerUpdate(m.ok ? "ok" : (m.error?.code ?? "failed")),
     host: config.workerHost,
     port: config.workerPort,
     tls: { cert: pki.serverCertPem, key: pki.serverKeyPem, ca: pki.caCertPem, ...(crl ? { crl } : {}) },

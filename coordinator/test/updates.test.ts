@@ -94,6 +94,24 @@ describe("releases on the worker port", () => {
     await until(() => offers(stale).some((m) => (m as { version: string }).version === "1.3.0"), 5000, "a forced offer");
   });
 
+  test("update_complete is counted by result", async () => {
+    const w = workers[0]!;
+    w.send({ type: "update_complete", version: "1.1.0", previous_version: "1.0.0", ok: true });
+    w.send({
+      type: "update_complete",
+      version: "1.2.0",
+      previous_version: "1.1.0",
+      ok: false,
+      error: { code: "health_check_timeout", message: "x" },
+    });
+    await until(
+      async () => (await c.metrics.metricsText()).includes('gogrid_worker_updates_total{result="health_check_timeout"} 1'),
+      5000,
+      "the metric",
+    );
+    expect(await c.metrics.metricsText()).toContain('gogrid_worker_updates_total{result="ok"} 1');
+  });
+
   test("a damaged manifest is not offered and the last good one stays", async () => {
     writeFileSync(join(fx.releases, "stable", "manifest.json"), "{ damaged");
     await Bun.sleep(1500);

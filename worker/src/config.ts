@@ -157,6 +157,8 @@ yield_quiet_secs = 30       # resume once that has been gone this long
 max_concurrent_jobs = "auto"  # or a number; auto = from the model's size and free memory
 reconnect_delay_secs = 5
 model_cache_gb = 50
+enable_auto_update = true     # signed releases from the coordinator, with rollback if one fails to start
+update_channel = "stable"     # or "beta"
 
 [logging]
 level = "info"

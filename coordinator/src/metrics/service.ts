@@ -61,6 +61,7 @@ export class CoordinatorMetrics {
   private readonly collectErrors: Counter<"source">;
   private readonly audits: Counter<"kind" | "outcome">;
   private readonly quarantines: Counter;
+  private readonly updates: Counter<"result">;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -135,6 +136,12 @@ export class CoordinatorMetrics {
     this.quarantines = new Counter({
       name: "gogrid_quarantines_total",
       help: "Workers quarantined because their trust fell below the threshold.",
+      registers,
+    });
+    this.updates = new Counter({
+      name: "gogrid_worker_updates_total",
+      help: "Worker self-updates reported (update_complete), by result: ok, or the refusal or rollback code.",
+      labelNames: ["result"],
       registers,
     });
     const { workerCounts, queueDepth, quarantinedCount } = options;
@@ -252,6 +259,11 @@ export class CoordinatorMetrics {
   /** A result check ended (issue 9); open states ("waiting", "running", "tiebreak") are not counted. */
   audit(kind: AuditKindLabel, outcome: string): void {
     if ((AUDIT_OUTCOMES as readonly string[]).includes(outcome)) this.audits.inc({ kind, outcome });
+  }
+
+  /** A worker reported a self-update: "ok" or its error code. */
+  workerUpdate(result: string): void {
+    this.updates.inc({ result: /^[a-z][a-z0-9_]{0,63}$/.test(result) ? result : "other" });
   }
 
   /** A worker was quarantined. */

@@ -51,7 +51,7 @@ export async function superviseRelease(
   let hung = false;
   const watchdog = setInterval(() => {
     const p = store.read().pending;
-    if (p?.version === target.version && Date.now() > p.deadline + (o.graceMs ?? 10_000)) {
+    if (p?.version === target.version && Date.now() > p.deadline + (o.graceMs ?? 5000)) {
       hung = true;
       o.log("warn", `release ${target.version} did not finish its trial in time: stopping it`);
       child.kill("SIGKILL");
