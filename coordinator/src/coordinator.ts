@@ -8,6 +8,7 @@ import postgres from "postgres";
 import { errorHandling } from "./api/app.ts";
 import { jobRoutes } from "./api/jobs/index.ts";
 import { openAiRoutes } from "./api/openai/index.ts";
+import { bodyLimit } from "./api/openai/service.ts";
 import { AuditService } from "./audit/service.ts";
 import type { Config } from "./config/settings.ts";
 import { dashboardRoutes } from "./dashboard/index.ts";
@@ -224,6 +225,8 @@ export async function startCoordinator(
     port: config.apiPort,
     fetch: (req) => app.handle(req),
     idleTimeout: 0,
+    // a last line behind the per-route caps (which answer 413 in the OpenAI shape first): no route reads more
+    maxRequestBodySize: bodyLimit({ maxPromptChars: config.maxPromptChars, maxTokens: config.maxTokens }) + 65_536,
   });
   const apiUrl = config.publicUrl || `http://${hostForUrl(config.apiHost)}:${api.port}`;
   log("info", `coordinator ${instanceId}: API ${apiUrl}, workers ${workerUrl}, database ${repo.dialect}`);

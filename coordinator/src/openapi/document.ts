@@ -12,6 +12,7 @@ const ERRORS = {
   403: ["Forbidden", "The credential is valid but may not do this (e.g. a used or expired enrolment token)."],
   404: ["NotFound", "No such model or job (another key's job reads as missing)."],
   409: ["Conflict", "The job was cancelled, or has already finished."],
+  413: ["TooLarge", "The request body is over the endpoint's limit (code `request_too_large`); nothing was read past it."],
   500: ["ServerError", "Unexpected error; it has been logged on the coordinator."],
   502: ["JobFailed", "The job failed on every attempt; `code` is the worker's error code."],
   503: ["Unavailable", "No worker is online or the queue is full; retry after `Retry-After` seconds."],
@@ -63,7 +64,7 @@ function generation(kind: "completion" | "chat"): Operation {
           },
         },
       },
-      ...errorResponses(400, 401, 404, 409, 502, 503),
+      ...errorResponses(400, 401, 404, 409, 413, 502, 503),
     },
   };
 }
@@ -97,7 +98,7 @@ function paths(): OpenApiDocument["paths"] {
           "Queues a completion (`prompt`) or chat (`messages`) job and returns at once; poll GET /api/v1/jobs/{id}. `stream` must not be true.",
         tags: ["Jobs"],
         requestBody: { required: true, content: json({ oneOf: [schema("CompletionRequest"), schema("ChatRequest")] }) },
-        responses: { "202": { description: "Queued.", content: json(schema("Job")) }, ...errorResponses(400, 401, 404, 503) },
+        responses: { "202": { description: "Queued.", content: json(schema("Job")) }, ...errorResponses(400, 401, 404, 413, 503) },
       },
     },
     "/api/v1/jobs/{id}": {
@@ -131,7 +132,7 @@ function paths(): OpenApiDocument["paths"] {
         requestBody: { required: true, content: json(schema("RegisterRequest")) },
         responses: {
           "200": { description: "The new certificate.", content: json(schema("RegisterResponse")) },
-          ...errorResponses(400, 403),
+          ...errorResponses(400, 403, 413),
         },
       },
     },
