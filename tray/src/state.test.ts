@@ -24,6 +24,16 @@ describe("trayState", () => {
     [s({ status: "idle" }), "yellow", "Connected, idle (waiting for jobs)"],
     [s({ status: "paused" }), "yellow", "Paused"],
     [s({ status: "throttled" }), "sleep", "Paused while this computer is in use"],
+    [
+      s({ status: "throttled", status_reason: "a full-screen application is running" }),
+      "sleep",
+      "Paused while a full-screen application is running",
+    ],
+    [
+      s({ status: "throttled", status_reason: "another program is using the GPU (pid 4242)" }),
+      "sleep",
+      "Paused while another program is using the GPU (pid 4242)",
+    ],
     [s({ state: "disconnected" }), "red", "Disconnected from the coordinator"],
     [s({ state: "refused" }), "red", "Refused by the coordinator"],
     [s({ state: "connecting", status: "busy" }), "grey", "Connecting to the coordinator…"],

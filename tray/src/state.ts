@@ -12,6 +12,8 @@ export interface WorkerStatus {
   jobs_completed?: number;
   earned_today?: string | number;
   currency?: string;
+  /** Why it is not taking jobs, as a clause ("a full-screen application is running"). */
+  status_reason?: string | null;
 }
 
 export type IconName = "green" | "yellow" | "red" | "grey" | "sleep";
@@ -44,7 +46,7 @@ export function trayState(status: WorkerStatus | null): TrayView {
         case "paused":
           return view("yellow", "Paused");
         case "throttled":
-          return view("sleep", "Paused while this computer is in use");
+          return view("sleep", `Paused while ${status.status_reason || "this computer is in use"}`);
       }
   }
   return view("red", `Unknown worker state ${JSON.stringify(status.state)}`);
