@@ -71,6 +71,8 @@ export class SimWorker {
       /** What `register` says the worker runs (default 0.1.0 on stable). */
       version?: string;
       channel?: "stable" | "beta";
+      /** The newest protocol version it speaks (default: this build's). */
+      protocol?: number;
     } = {},
   ) {
     this.closed = new Promise((r) => {
@@ -98,9 +100,9 @@ export class SimWorker {
     ws.onopen = () =>
       this.send({
         type: "hello",
-        protocol_version: PROTOCOL_VERSION,
-        min_protocol_version: PROTOCOL_VERSION,
-        max_protocol_version: PROTOCOL_VERSION,
+        protocol_version: this.options.protocol ?? PROTOCOL_VERSION,
+        min_protocol_version: 1,
+        max_protocol_version: this.options.protocol ?? PROTOCOL_VERSION,
         worker_version: "0.1.0",
       });
     ws.onmessage = (ev) => void this.onMessage(String(ev.data));

@@ -40,4 +40,4 @@ export {
 } from "./registry.ts";
 export { errorMessageFor, versionMismatchFor } from "./replies.ts";
 export { checkRules, type RuleViolation } from "./rules.ts";
-export { MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, type NegotiateResult, negotiateVersion, PROTOCOL_VERSION } from "./version.ts";
+export { MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, type NegotiateResult, negotiateVersion, PROTOCOL_VERSION, SINCE } from "./version.ts";

@@ -12,11 +12,14 @@ function mismatch(...args: [number, number, number, number]): string {
 
 describe("negotiateVersion", () => {
   test("this build speaks its own version", () => {
-    expect(PROTOCOL_VERSION).toBe(1);
+    expect(PROTOCOL_VERSION).toBe(2);
+    expect(MIN_PROTOCOL_VERSION).toBe(1);
     expect(negotiateVersion(MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION)).toEqual({
       ok: true,
-      version: 1,
+      version: 2,
     });
+    // a worker of the first release still agrees with this coordinator, on 1
+    expect(negotiateVersion(1, 1, MIN_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION)).toEqual({ ok: true, version: 1 });
   });
 
   test("picks the highest version both speak", () => {

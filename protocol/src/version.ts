@@ -1,8 +1,14 @@
 // Protocol versions: what this build speaks, and how a worker and a coordinator agree on one.
 import { ProtocolError } from "./errors.ts";
 
-/** The protocol version this build prefers (the highest it speaks). */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The protocol version this build prefers (the highest it speaks).
+ * 2: `job_assignment.deterministic` (result verification) and `register.update_channel` (self-update);
+ *    each side sends them only when version 2 was agreed, so 1 still works both ways.
+ */
+export const PROTOCOL_VERSION = 2;
+/** The first version with each optional field that an older peer would refuse. */
+export const SINCE = { deterministic: 2, updateChannel: 2 } as const;
 /** The oldest protocol version this build still speaks. */
 export const MIN_PROTOCOL_VERSION = 1;
 /** The newest protocol version this build speaks. */

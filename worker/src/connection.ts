@@ -23,7 +23,8 @@ export interface ConnectionOptions {
   url: string;
   workerVersion: string;
   /** What `register` says, read at each (re)connection. */
-  registration: () => RegisterBody;
+  /** The register message's body for the protocol version agreed in this handshake. */
+  registration: (protocolVersion: number) => RegisterBody;
   /** Status and stats for each heartbeat. */
   heartbeat: () => Omit<Extract<WorkerToCoordinator, { type: "heartbeat" }>, "type" | "id" | "ts">;
   onMessage: (m: CoordinatorToWorker) => void;
@@ -104,7 +105,7 @@ export class Connection {
         const identity = this.o.identity();
         const signature = await signChallenge(identity.privateKey, authChallengePayload(m.nonce));
         this.send({ type: "auth_response", cert_serial: identity.serial, signature, algorithm: "ECDSA-P256-SHA256" });
-        this.send({ type: "register", ...this.o.registration() });
+        this.send({ type: "register", ...this.o.registration(m.protocol_version) });
         return;
       }
       case "welcome":

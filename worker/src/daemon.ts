@@ -2,7 +2,7 @@
 import { arch, availableParallelism, hostname, platform } from "node:os";
 import { join } from "node:path";
 import { LlamaEngine } from "@gogrid/native";
-import type { CoordinatorToWorker, GpuInfo, ModelRef } from "@gogrid/protocol";
+import { type CoordinatorToWorker, type GpuInfo, type ModelRef, SINCE } from "@gogrid/protocol";
 import { setConfigValue, type WorkerConfig } from "./config.ts";
 import { Connection, type LinkState } from "./connection.ts";
 import { type ControlServer, serveControl } from "./control.ts";
@@ -134,7 +134,7 @@ export class WorkerDaemon {
       identity: () => this.identity,
       url: config.server.url || this.identity.workerUrl,
       workerVersion: WORKER_VERSION,
-      registration: () => this.registration(),
+      registration: (v) => this.registration(v),
       heartbeat: () => this.heartbeat(),
       onMessage: (m) => this.onMessage(m),
       onState: (s, d) => {
@@ -197,7 +197,7 @@ export class WorkerDaemon {
     };
   }
 
-  private registration() {
+  private registration(protocolVersion: number) {
     const cfg = this.o.config;
     this.registeredCapacity = this.runner.capacity;
     return {
@@ -206,7 +206,7 @@ export class WorkerDaemon {
       capabilities: { max_concurrent_jobs: this.registeredCapacity, models: this.cache.ids(), max_context: cfg.worker.context_size },
       resource_mode: this.monitor.stats().mode,
       version: WORKER_VERSION,
-      update_channel: cfg.worker.update_channel,
+      ...(protocolVersion >= SINCE.updateChannel ? { update_channel: cfg.worker.update_channel } : {}),
       os: osName(),
       utc_offset_minutes: -new Date().getTimezoneOffset(),
       arch: arch() === "arm64" ? ("arm64" as const) : ("x64" as const),

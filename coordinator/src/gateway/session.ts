@@ -9,6 +9,7 @@ import {
   MIN_PROTOCOL_VERSION,
   negotiateVersion,
   newNonce,
+  SINCE,
   versionMismatchFor,
   type WorkerToCoordinator,
 } from "@gogrid/protocol";
@@ -78,6 +79,8 @@ export class WorkerSession implements WorkerSlot {
   models: string[] = [];
   /** The contributor's clock, minutes east of UTC (from `register`). */
   utcOffsetMinutes = 0;
+  /** Agreed in the handshake. */
+  protocolVersion = 1;
   /** From `register`: what the worker runs, for self-update offers. */
   release = { version: "0.0.0", os: "linux", arch: "x64", channel: "stable" as "stable" | "beta" | "dev" };
   private nonce = "";
@@ -160,6 +163,7 @@ export class WorkerSession implements WorkerSlot {
     }
     this.nonce = newNonce();
     this.state = "auth";
+    this.protocolVersion = v.version;
     this.send({ type: "auth_challenge", nonce: this.nonce, protocol_version: v.version });
   }
 
@@ -392,7 +396,8 @@ export class WorkerSession implements WorkerSlot {
       timeout_secs: Math.max(1, Math.ceil(job.timeoutMs / 1000)),
       priority: Math.max(0, Math.min(100, job.priority)),
       // result verification (issue 9): this output will be compared with another worker's
-      ...(req.deterministic === true ? { deterministic: true } : {}),
+      // (a worker on protocol 1 would refuse the field: it runs the job as any other)
+      ...(req.deterministic === true && this.protocolVersion >= SINCE.deterministic ? { deterministic: true } : {}),
     });
   }
 
