@@ -39,7 +39,7 @@ export async function benchConnections(o: ConnectionsOptions): Promise<Record<st
     });
     const connectWindow = connecting?.stop() ?? null;
     o.log(
-      `${fleet.connected} connected, ${fleet.failed} failed in ${fleet.seconds.toFixed(1)} s${fleet.errors[0] ? `: ${fleet.errors[0]}` : ""}`,
+      `${fleet.connected} connected, ${fleet.failed} of ${fleet.attempted} attempts failed in ${fleet.seconds.toFixed(1)} s${fleet.errors[0] ? `: ${fleet.errors[0]}` : ""}`,
     );
     // one heartbeat interval to settle (the first beats are spread over it), then the steady window
     await Bun.sleep(Math.min(o.heartbeatSecs, 15) * 1000);
@@ -56,7 +56,10 @@ export async function benchConnections(o: ConnectionsOptions): Promise<Record<st
     return {
       workers_asked: o.workers,
       workers_connected: n,
+      workers_attempted: fleet.attempted,
       workers_failed: fleet.failed,
+      connect_limit_s: o.connectLimitSeconds,
+      connect_limit_reached: fleet.attempted < o.workers,
       first_error: fleet.errors[0] ?? null,
       gateway_ready_sockets: gateway,
       sockets_open_at_end: after.open ?? 0,

@@ -33,7 +33,9 @@ export async function benchIdle(o: IdleOptions): Promise<Record<string, unknown>
   let worker: ReturnType<typeof Bun.spawn> | null = null;
   try {
     const token = ((await c.child.request("tokens 1")).tokens as string[])[0] as string;
-    worker = Bun.spawn(["bun", WORKER_MAIN, "run", "--token", token, "--server", c.apiUrl], {
+    // e.g. GOGRID_BENCH_WORKER_BUN_FLAGS="--cpu-prof-md --cpu-prof-dir=/tmp/prof" to profile the idle worker
+    const flags = (process.env.GOGRID_BENCH_WORKER_BUN_FLAGS ?? "").split(" ").filter(Boolean);
+    worker = Bun.spawn(["bun", ...flags, WORKER_MAIN, "run", "--token", token, "--server", c.apiUrl], {
       env: { ...process.env, GOGRID_HOME: home },
       stdout: "ignore",
       stderr: "pipe",

@@ -117,12 +117,14 @@ function takeOver(w: SimWorker, spec: FleetSpec): void {
 async function connectAll(spec: FleetSpec): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   let connected = 0;
+  let attempted = 0;
   const errors: string[] = [];
   let next = 0;
   const one = async () => {
     const stopAt = t0 + (spec.limitSeconds ?? Number.POSITIVE_INFINITY) * 1000;
     while (next < spec.tokens.length && performance.now() < stopAt) {
       const token = spec.tokens[next++] as string;
+      attempted++;
       try {
         const w = new SimWorker(await enrol(apiUrl as string, token, "bench"), { kind: "hang" }, { capacity: spec.capacity ?? 1 });
         if (!(await w.connect())) throw new Error("the coordinator refused the handshake");
@@ -135,7 +137,7 @@ async function connectAll(spec: FleetSpec): Promise<Record<string, unknown>> {
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, spec.parallel ?? 16) }, one));
-  return { connected, failed: spec.tokens.length - connected, errors, seconds: (performance.now() - t0) / 1000 };
+  return { connected, attempted, failed: attempted - connected, errors, seconds: (performance.now() - t0) / 1000 };
 }
 
 process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid })}\n`);

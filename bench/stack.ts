@@ -51,6 +51,9 @@ export async function startCoordinatorChild(o: { postgres: boolean; heartbeatSec
 export interface Fleet {
   children: JsonChild[];
   connected: number;
+  /** Enrolments started (fewer than asked when the connect time limit ran out). */
+  attempted: number;
+  /** Attempts that did not end connected (enrolment or handshake refused or failed). */
   failed: number;
   errors: string[];
   seconds: number;
@@ -68,7 +71,7 @@ export async function startFleet(
       JsonChild.start(`sim fleet ${i + 1}`, withMaxFiles(["bun", join(DIR, "sim-fleet.ts"), c.apiUrl])),
     ),
   );
-  const fleet: Fleet = { children, connected: 0, failed: 0, errors: [], seconds: 0 };
+  const fleet: Fleet = { children, connected: 0, attempted: 0, failed: 0, errors: [], seconds: 0 };
   await Promise.all(
     children.map(async (child, i) => {
       const n = Math.floor(o.workers / procs) + (i < o.workers % procs ? 1 : 0);
@@ -80,6 +83,7 @@ export async function startFleet(
       }
       const r = await child.request(`connect ${JSON.stringify({ ...o.spec, tokens })}`, 1_800_000);
       fleet.connected += Number(r.connected);
+      fleet.attempted += Number(r.attempted);
       fleet.failed += Number(r.failed);
       fleet.errors.push(...(r.errors as string[]));
     }),

@@ -37,6 +37,7 @@ export const scale: SoakPart = {
       conn,
       [
         "workers_asked",
+        "workers_attempted",
         "workers_connected",
         "connect_seconds",
         "heartbeats_sent",
