@@ -18,8 +18,8 @@
 //   n_seq > 1 (9th argument, default 1): batched decoding of n_seq sequences in one context
 //             (n_ctx cells each, n_seq_max = n_seq, as GoGrid's createContext({sequences})). The
 //             tokens csv may hold one prompt per sequence separated by ';' (else all share one).
-//             Each run decodes every prompt (its own llama_decode), then M-1 steps that each
-//             decode one token of every sequence in one batch. tg_tps is then the AGGREGATE rate:
+//             Each run decodes the prompts packed into batches of up to 512 tokens, then M-1
+//             steps that each decode one token of every sequence in one batch. tg_tps is then the AGGREGATE rate:
 //             all n_seq*M generated tokens over the whole run (prompts included); pp_tps is all
 //             prompt tokens over the prompt phase. (bench/batch.ts uses this as its anchor.)
 // JSON per run: {"pp_tps":..,"tg_tps":..,"pp_ms":..,"tg_ms":..,"prompt_tokens":P,"generated":M,"aborted":false}
@@ -132,21 +132,30 @@ static run_t run_batched(bench_t *b, int n_decode) {
   }
   struct llama_batch *bt = &b->batch;
   double t0 = now_ms();
-  for (int s = 0; s < b->n_seq && r.status == 0; s++) {
-    bt->n_tokens = b->seq_len[s];
-    for (int i = 0; i < b->seq_len[s]; i++) {
-      bt->token[i] = b->seq_prompt[s][i];
-      bt->pos[i] = i;
-      bt->n_seq_id[i] = 1;
-      bt->seq_id[i][0] = s;
-      bt->logits[i] = i == b->seq_len[s] - 1;
+  // the prompts packed into batches of up to 512 tokens (as GoGrid's decode loop packs them)
+  int *out_idx = malloc(sizeof(int) * (size_t)b->n_seq);
+  for (int s = 0; s < b->n_seq && r.status == 0;) {
+    int first = s, n = 0;
+    while (s < b->n_seq && n + b->seq_len[s] <= 512) {
+      for (int i = 0; i < b->seq_len[s]; i++, n++) {
+        bt->token[n] = b->seq_prompt[s][i];
+        bt->pos[n] = i;
+        bt->n_seq_id[n] = 1;
+        bt->seq_id[n][0] = s;
+        bt->logits[n] = i == b->seq_len[s] - 1;
+      }
+      out_idx[s++] = n - 1;
     }
+    bt->n_tokens = n;
     r.status = llama_decode(b->ctx, *bt);
     if (r.status != 0) break;
-    last[s] = llama_sampler_sample(smpl[s], b->ctx, -1);
-    consume(b->vocab, last[s]);
-    r.generated++;
+    for (int k = first; k < s; k++) {
+      last[k] = llama_sampler_sample(smpl[k], b->ctx, out_idx[k]);
+      consume(b->vocab, last[k]);
+      r.generated++;
+    }
   }
+  free(out_idx);
   double t1 = now_ms();
   for (int step = 1; step < n_decode && r.status == 0; step++) {
     bt->n_tokens = b->n_seq;
