@@ -99,7 +99,15 @@ export async function check(repo: Repository, records: ClientRecord[], settleMs 
   if (totals.duplicated > 0) failures.push(`${totals.duplicated} answer(s) duplicated`);
   if (wrong.length > duplicated.length) failures.push(`${wrong.length - duplicated.length} wrong answer(s)`);
   if (totals.double_credited > 0) failures.push(`${totals.double_credited} ledger credit(s) doubled or not matching a completed job`);
-  if (uncredited.length > 0) failures.push(`${uncredited.length} completed job(s) never credited (e.g. ${uncredited[0]?.id})`);
+  if (uncredited.length > 0) {
+    // a quarantined worker is not paid by design; anything else is a credit the coordinator lost
+    const quarantined = new Set<string>();
+    for (const j of uncredited) if (j.workerId && (await repo.getWorker(j.workerId))?.quarantinedAt != null) quarantined.add(j.id);
+    const lostCredit = uncredited.filter((j) => !quarantined.has(j.id));
+    if (lostCredit.length > 0)
+      failures.push(`${lostCredit.length} completed job(s) never credited, worker not quarantined (e.g. ${lostCredit[0]?.id})`);
+    if (quarantined.size > 0) failures.push(`${quarantined.size} completed job(s) unpaid because their worker was quarantined`);
+  }
   if (totals.completed + totals.failed_visibly + totals.lost + wrong.length !== totals.accepted)
     failures.push("accepted jobs neither completed, failed visibly, nor lost: checker bug");
   return {

@@ -116,6 +116,8 @@ export class PgCluster {
 
   /** Stops the server (if running) and removes its files. */
   async destroy(): Promise<void> {
+    const log = join(this.dir, "server.log");
+    if (process.env.SOAK_DEBUG_LOG && existsSync(log)) await Bun.write(`${process.env.SOAK_DEBUG_LOG}.pg`, Bun.file(log));
     try {
       await this.stop("immediate");
     } catch {
