@@ -7,7 +7,7 @@ import { killWorker } from "./soak/kill-worker.ts";
 import type { PartResult, SoakPart } from "./soak/part.ts";
 import { partition } from "./soak/partition.ts";
 import { postgresBinDir } from "./soak/pg-cluster.ts";
-import { pgRestart } from "./soak/pg-restart.ts";
+import { pgRestart, RESUME_LIMIT_S } from "./soak/pg-restart.ts";
 import { PartitionProxy } from "./soak/proxy.ts";
 import { sigstop } from "./soak/sigstop.ts";
 import { runSoak, selectParts, table } from "./soak.ts";
@@ -74,7 +74,7 @@ test("pg-restart --quick: a private Postgres cluster stopped and started under l
   const r = await quick(pgRestart, true);
   expectClean(r);
   expect(r.figures.pg_restarts).toBe(1);
-  expect(r.figures.resume_s_max as number).toBeLessThan(15);
+  expect(r.figures.resume_s_max as number).toBeLessThan(RESUME_LIMIT_S);
 });
 
 test("partition --quick on Postgres: a worker cut off past its lease, then healed", async () => {

@@ -115,12 +115,21 @@ export async function check(repo: Repository, records: ClientRecord[], settleMs 
     figures: {
       submitted: records.length,
       refused: records.length - accepted.length,
+      ...topRefusal(records),
       wrong: wrong.length,
       orphaned: [...jobs.keys()].filter((id) => !known.has(id)).length,
       uncredited: uncredited.length,
     },
     failures,
   };
+}
+
+/** The most common reason submissions were refused (figures: refused_top, refused_top_count). */
+function topRefusal(records: ClientRecord[]): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of records) if (r.outcome === "refused") counts.set(r.detail, (counts.get(r.detail) ?? 0) + 1);
+  const top = [...counts].sort((a, b) => b[1] - a[1])[0];
+  return top ? { [`refused_top: ${top[0].slice(0, 60)}`]: top[1] } : {};
 }
 
 /** Adds one fault's figures to a part's: names ending in _max keep the largest, others are summed (3 decimals). */

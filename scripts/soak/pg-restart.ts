@@ -3,6 +3,9 @@ import { runServerFaults } from "./coordinator-faults.ts";
 import type { SoakPart } from "./part.ts";
 import { PgCluster } from "./pg-cluster.ts";
 
+/** Longest wait for the first completed job after Postgres is back. */
+export const RESUME_LIMIT_S = 60;
+
 export const pgRestart: SoakPart = {
   name: "pg-restart",
   describe: "restart a private Postgres cluster (initdb/pg_ctl, own port) under load (x10 full, x1 quick); work resumes",
@@ -39,9 +42,10 @@ export const pgRestart: SoakPart = {
           }
           const upAt = Date.now();
           const failures: string[] = [];
-          // work resumes: jobs complete again (read through the soak's own connection, which reconnects)
+          // work resumes: jobs complete again (read through the soak's own connection, which reconnects).
+          // postgres.js backs off up to 20 s between reconnects after failed ones, so allow 60 s.
           let resumed: number | null = null;
-          while (Date.now() - upAt < 15_000) {
+          while (Date.now() - upAt < RESUME_LIMIT_S * 1000) {
             const n = await ctx.repo.countJobs("completed").catch(() => before);
             if (n > before) {
               resumed = (Date.now() - upAt) / 1000;
@@ -49,7 +53,7 @@ export const pgRestart: SoakPart = {
             }
             await Bun.sleep(100);
           }
-          if (resumed === null) failures.push("no job completed within 15 s of Postgres coming back");
+          if (resumed === null) failures.push(`no job completed within ${RESUME_LIMIT_S} s of Postgres coming back`);
           if (!ctx.coordinator.alive()) {
             failures.push(`the coordinator exited during a Postgres restart (${mode}):\n${ctx.coordinator.log.slice(-1500)}`);
             await ctx.coordinator.start();
