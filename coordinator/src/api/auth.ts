@@ -18,8 +18,44 @@ export function newApiKey(
   return { secret, row: { id: crypto.randomUUID(), keyHash: hashSecret(secret), name, createdAt: now } };
 }
 
+/** How long a found key is reused without a database read: a revoked key stops working within this. */
+export const API_KEY_CACHE_MS = 1000;
+const CACHE_MAX_KEYS = 10_000;
+
+/** Found keys by hash, each reused for `ttlMs` (unknown keys are always looked up, so new keys work at once). */
+export class ApiKeyCache {
+  private readonly found = new Map<string, { key: ApiKeyRow; at: number }>();
+
+  constructor(
+    private readonly ttlMs = API_KEY_CACHE_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async lookup(repo: Repository, keyHash: string): Promise<ApiKeyRow | null> {
+    const t = this.now();
+    const hit = this.found.get(keyHash);
+    if (hit && t - hit.at < this.ttlMs) return hit.key;
+    const key = await repo.findApiKeyByHash(keyHash);
+    if (!key) {
+      this.found.delete(keyHash);
+      return null;
+    }
+    if (this.found.size >= CACHE_MAX_KEYS) this.found.clear();
+    this.found.set(keyHash, { key, at: t });
+    return key;
+  }
+}
+
+const caches = new WeakMap<Repository, ApiKeyCache>();
+
+function cacheFor(repo: Repository): ApiKeyCache {
+  const cache = caches.get(repo) ?? new ApiKeyCache();
+  caches.set(repo, cache);
+  return cache;
+}
+
 /** The key behind `Authorization: Bearer …`, or a 401 with an OpenAI-shaped body. */
-export async function authenticate(repo: Repository, request: Request): Promise<ApiKeyRow> {
+export async function authenticate(repo: Repository, request: Request, cache: ApiKeyCache = cacheFor(repo)): Promise<ApiKeyRow> {
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
   if (!match) {
@@ -27,7 +63,7 @@ export async function authenticate(repo: Repository, request: Request): Promise<
       "You didn't provide an API key. Send it as `Authorization: Bearer <key>`; ask the operator for one (gogrid-admin keys create).",
     );
   }
-  const key = await repo.findApiKeyByHash(hashSecret(match[1] as string));
+  const key = await cache.lookup(repo, hashSecret(match[1] as string));
   if (!key) throw unauthorized("Incorrect API key provided.");
   if (key.revokedAt !== null) throw unauthorized("This API key has been revoked.");
   return key;

@@ -1,10 +1,10 @@
 // The job queue on Postgres: leases with FOR UPDATE SKIP LOCKED, fencing, retries and expiry.
-import { and, asc, count, desc, eq, inArray, lte, or, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
-import { placementWhere } from "./placement.ts";
+import { notQuarantined, onlineWhere, placementWhere } from "./placement.ts";
 import type { JobAttemptRow, JobFilter, JobResult, JobRow, JobStatus, LeaseRequest, NewJob } from "./repository.ts";
 import * as rows from "./rows.ts";
-import { jobAttempts, jobs } from "./schema-pg.ts";
+import { jobAttempts, jobs, workers } from "./schema-pg.ts";
 
 export type Db = PostgresJsDatabase;
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -56,7 +56,15 @@ export async function leaseNextJob(db: Db, req: LeaseRequest): Promise<JobRow | 
     const [next] = await tx
       .select({ id: jobs.id })
       .from(jobs)
-      .where(and(eq(jobs.status, "queued"), inArray(jobs.model, req.models), lte(jobs.availableAt, req.now), placementWhere(jobs, req)))
+      .where(
+        and(
+          eq(jobs.status, "queued"),
+          inArray(jobs.model, req.models),
+          lte(jobs.availableAt, req.now),
+          placementWhere(jobs, req),
+          notQuarantined(workers, req.workerId),
+        ),
+      )
       .orderBy(sql`${jobs.priority} desc nulls last`, asc(jobs.createdAt), asc(jobs.seq))
       .limit(1)
       .for("update", { skipLocked: true });
@@ -166,6 +174,16 @@ export async function listAttempts(db: Db, jobId: string): Promise<JobAttemptRow
 
 export async function countJobs(db: Db, status: JobStatus): Promise<number> {
   const [row] = await db.select({ n: count() }).from(jobs).where(eq(jobs.status, status));
+  return row?.n ?? 0;
+}
+
+export async function hasPlacedJobs(db: Db, now: number): Promise<boolean> {
+  const where = and(eq(jobs.status, "queued"), lte(jobs.availableAt, now), or(isNotNull(jobs.targetWorker), isNotNull(jobs.avoidWorkers)));
+  return (await db.select({ id: jobs.id }).from(jobs).where(where).limit(1)).length > 0;
+}
+
+export async function countOnlineWorkers(db: Db): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(workers).where(onlineWhere(workers));
   return row?.n ?? 0;
 }
 

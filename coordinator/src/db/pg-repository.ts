@@ -1,5 +1,5 @@
 // Repository on Postgres (postgres.js via drizzle-orm/postgres-js): several coordinators share one database.
-import { and, asc, desc, eq, isNotNull, isNull, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull, isNull, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres, { type Sql } from "postgres";
@@ -101,6 +101,13 @@ export class PgRepository implements Repository {
     const set = rows.definedOnly(patch);
     if (Object.keys(set).length === 0) return;
     await this.db.update(workers).set(set).where(eq(workers.nodeId, nodeId));
+  }
+
+  async touchWorkers(nodeIds: string[], status: WorkerRow["status"], at: number): Promise<void> {
+    for (let i = 0; i < nodeIds.length; i += 500) {
+      const ids = nodeIds.slice(i, i + 500);
+      await this.db.update(workers).set({ status, lastHeartbeatAt: at }).where(inArray(workers.nodeId, ids));
+    }
   }
 
   async markStaleWorkersOffline(before: number): Promise<string[]> {
@@ -279,6 +286,14 @@ export class PgRepository implements Repository {
 
   countJobs(status: JobStatus): Promise<number> {
     return jobOps.countJobs(this.db, status);
+  }
+
+  countOnlineWorkers(): Promise<number> {
+    return jobOps.countOnlineWorkers(this.db);
+  }
+
+  hasPlacedJobs(now: number): Promise<boolean> {
+    return jobOps.hasPlacedJobs(this.db, now);
   }
 
   // prices and earnings

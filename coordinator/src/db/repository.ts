@@ -276,8 +276,12 @@ export interface Repository {
     nodeId: string,
     patch: Partial<Pick<WorkerRow, "status" | "info" | "instanceId" | "lastHeartbeatAt" | "name" | "trust">>,
   ): Promise<void>;
+  /** Workers that can take jobs: not offline, not revoked, not quarantined. */
+  countOnlineWorkers(): Promise<number>;
   /** Marks online workers whose last heartbeat is older than `before` offline; returns their ids. */
   markStaleWorkersOffline(before: number): Promise<string[]>;
+  /** Heartbeats of many workers in one statement: sets their status and lastHeartbeatAt (gateway batching). */
+  touchWorkers(nodeIds: string[], status: WorkerRow["status"], at: number): Promise<void>;
 
   // certificates
   insertCertificate(row: Omit<CertificateRow, "revokedAt" | "revokeReason">): Promise<void>;
@@ -320,8 +324,14 @@ export interface Repository {
    * Hands the best queued job (highest priority, then oldest) whose model is in `models` and
    * whose availableAt ≤ now to the worker: status running, attempts+1, new fence, lease until
    * now+leaseMs, an attempt row. Safe under concurrency (Postgres: FOR UPDATE SKIP LOCKED).
+   * A quarantined worker gets nothing (checked in the same statement).
    */
   leaseNextJob(req: LeaseRequest): Promise<JobRow | null>;
+  /**
+   * Whether an available queued job is placed by worker (a target worker or workers it avoids):
+   * only such a job can go to one worker when another of the same class and models found none.
+   */
+  hasPlacedJobs(now: number): Promise<boolean>;
   /** Leases one specific queued job (the scheduler picked it); null when no longer queued. */
   leaseJob(jobId: string, req: LeaseRequest): Promise<JobRow | null>;
   /** Extends the lease if `fence` is still current. */

@@ -1,10 +1,10 @@
 // The job queue on SQLite: leases, fencing, retries and expiry, each in one IMMEDIATE transaction.
-import { and, asc, count, desc, eq, inArray, lte, or, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { placementWhere } from "./placement.ts";
+import { notQuarantined, onlineWhere, placementWhere } from "./placement.ts";
 import type { JobAttemptRow, JobFilter, JobResult, JobRow, JobStatus, LeaseRequest, NewJob } from "./repository.ts";
 import * as rows from "./rows.ts";
-import { jobAttempts, jobs } from "./schema-sqlite.ts";
+import { jobAttempts, jobs, workers } from "./schema-sqlite.ts";
 
 export type Db = BunSQLiteDatabase;
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -61,7 +61,15 @@ export async function leaseNextJob(db: Db, req: LeaseRequest): Promise<JobRow | 
     const next = tx
       .select({ id: jobs.id })
       .from(jobs)
-      .where(and(eq(jobs.status, "queued"), inArray(jobs.model, req.models), lte(jobs.availableAt, req.now), placementWhere(jobs, req)))
+      .where(
+        and(
+          eq(jobs.status, "queued"),
+          inArray(jobs.model, req.models),
+          lte(jobs.availableAt, req.now),
+          placementWhere(jobs, req),
+          notQuarantined(workers, req.workerId),
+        ),
+      )
       .orderBy(desc(jobs.priority), asc(jobs.createdAt), sql`rowid`)
       .limit(1)
       .get();
@@ -174,6 +182,15 @@ export async function listAttempts(db: Db, jobId: string): Promise<JobAttemptRow
 
 export async function countJobs(db: Db, status: JobStatus): Promise<number> {
   return db.select({ n: count() }).from(jobs).where(eq(jobs.status, status)).get()?.n ?? 0;
+}
+
+export async function hasPlacedJobs(db: Db, now: number): Promise<boolean> {
+  const where = and(eq(jobs.status, "queued"), lte(jobs.availableAt, now), or(isNotNull(jobs.targetWorker), isNotNull(jobs.avoidWorkers)));
+  return db.select({ id: jobs.id }).from(jobs).where(where).limit(1).get() !== undefined;
+}
+
+export async function countOnlineWorkers(db: Db): Promise<number> {
+  return db.select({ n: count() }).from(workers).where(onlineWhere(workers)).get()?.n ?? 0;
 }
 
 /** Hands queued job `id` to `req.workerId`: running, attempts+1, new fence and lease, an attempt row. */

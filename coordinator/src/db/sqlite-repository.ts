@@ -1,6 +1,6 @@
 // Repository on bun:sqlite (drizzle-orm/bun-sqlite): the embedded, single-instance default.
 import { Database } from "bun:sqlite";
-import { and, asc, desc, eq, isNotNull, isNull, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull, isNull, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { DatabaseError, describeCause } from "./errors.ts";
@@ -96,6 +96,13 @@ export class SqliteRepository implements Repository {
     const set = rows.definedOnly(patch);
     if (Object.keys(set).length === 0) return;
     this.db.update(workers).set(set).where(eq(workers.nodeId, nodeId)).run();
+  }
+
+  async touchWorkers(nodeIds: string[], status: WorkerRow["status"], at: number): Promise<void> {
+    for (let i = 0; i < nodeIds.length; i += 500) {
+      const ids = nodeIds.slice(i, i + 500);
+      this.db.update(workers).set({ status, lastHeartbeatAt: at }).where(inArray(workers.nodeId, ids)).run();
+    }
   }
 
   async markStaleWorkersOffline(before: number): Promise<string[]> {
@@ -284,6 +291,14 @@ export class SqliteRepository implements Repository {
 
   countJobs(status: JobStatus): Promise<number> {
     return jobOps.countJobs(this.db, status);
+  }
+
+  countOnlineWorkers(): Promise<number> {
+    return jobOps.countOnlineWorkers(this.db);
+  }
+
+  hasPlacedJobs(now: number): Promise<boolean> {
+    return jobOps.hasPlacedJobs(this.db, now);
   }
 
   // prices and earnings

@@ -1,6 +1,6 @@
 // Hands queued jobs to this instance's connected workers; requeues lost attempts.
 import { workerClass } from "../audit/model.ts";
-import type { JobRow, Repository } from "../db/repository.ts";
+import type { JobRow, Repository, WorkerRow } from "../db/repository.ts";
 import type { CoordinatorMetrics } from "../metrics/index.ts";
 import type { Bus } from "./bus.ts";
 
@@ -23,16 +23,36 @@ export interface SchedulerOptions {
   offlineAfterMs: number;
   now?: () => number;
   metrics?: CoordinatorMetrics;
+  /** How long the model list is reused between passes (the tick always re-reads it). */
+  modelsTtlMs?: number;
 }
 
 export function retryDelay(attempts: number, baseMs: number): number {
   return baseMs * 2 ** Math.max(0, Math.min(attempts - 1, 16));
 }
 
+/** What placement needs from a worker's row; read when its socket is first seen and at every tick. */
+interface SlotFacts {
+  eligible: boolean;
+  workerClass: string;
+}
+
 export class Scheduler {
   private running = false;
   private again = false;
+  private force = false;
   private readonly now: () => number;
+  private readonly facts = new WeakMap<WorkerSlot, SlotFacts>();
+  /**
+   * Whether a job may be waiting. Submissions, retries and other instances say so on the bus
+   * (job_available); a pass that finds nothing clears it, so results and heartbeats that free a
+   * slot do not run empty lease transactions. The tick's pass ignores it: nothing is stranded.
+   */
+  private maybeQueued = true;
+  /** Bumped by each job_available: a pass clears the hint only if none came while it ran. */
+  private signals = 0;
+  private models: { ids: string[]; at: number } | null = null;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly repo: Repository,
@@ -41,6 +61,16 @@ export class Scheduler {
     private readonly slots: () => WorkerSlot[],
   ) {
     this.now = options.now ?? Date.now;
+    this.unsubscribe = bus.subscribe((e) => {
+      if (e.kind === "job_available") this.jobAvailable();
+    });
+  }
+
+  /** A job may be waiting (also heard on the bus): the next pass leases. */
+  jobAvailable(): void {
+    this.signals++;
+    this.maybeQueued = true;
+    this.trigger();
   }
 
   /** Runs a scheduling pass soon; calls while one runs make it run once more. */
@@ -57,56 +87,100 @@ export class Scheduler {
     try {
       do {
         this.again = false;
-        await this.pass();
+        const force = this.force;
+        this.force = false;
+        await this.pass(force);
       } while (this.again);
     } finally {
       this.running = false;
     }
   }
 
-  private async pass(): Promise<void> {
-    const all = (await this.repo.listModels()).map((m) => m.id);
-    // quarantined workers (issue 9) get nothing; the others lease within their class
-    const known = new Map((await this.repo.listWorkers()).map((w) => [w.nodeId, w]));
+  private async modelIds(force: boolean): Promise<string[]> {
+    const now = this.now();
+    if (force || !this.models || now - this.models.at >= (this.options.modelsTtlMs ?? 1000)) {
+      this.models = { ids: (await this.repo.listModels()).map((m) => m.id), at: now };
+    }
+    return this.models.ids;
+  }
+
+  /** Placement facts of the slots (quarantined workers, issue 9, get nothing); all re-read when `force`. */
+  private async slotFacts(slots: WorkerSlot[], force: boolean): Promise<void> {
+    const toFacts = (w: WorkerRow | null | undefined): SlotFacts => ({
+      eligible: w?.quarantinedAt === null,
+      workerClass: workerClass(w?.info ?? null),
+    });
+    if (force) {
+      const known = new Map((await this.repo.listWorkers()).map((w) => [w.nodeId, w]));
+      for (const s of slots) this.facts.set(s, toFacts(known.get(s.nodeId)));
+      return;
+    }
+    for (const s of slots) if (!this.facts.has(s)) this.facts.set(s, toFacts(await this.repo.getWorker(s.nodeId)));
+  }
+
+  private async pass(force: boolean): Promise<void> {
+    if (!force && !this.maybeQueued) return;
+    const signals = this.signals;
+    const ready = this.slots().filter((s) => s.status === "idle" || s.status === "busy");
+    if (ready.length === 0) return;
+    const all = await this.modelIds(force);
+    await this.slotFacts(ready, force);
+    // (class, model set) pairs whose lease came back empty: another slot of the pair could only
+    // get a job placed by worker, so while none is queued no other slot asks again this pass
+    const empty = new Set<string>();
+    let exhaustive = force;
     for (;;) {
-      const free = this.slots()
-        .filter((s) => (s.status === "idle" || s.status === "busy") && s.running < s.capacity)
-        .filter((s) => known.get(s.nodeId)?.quarantinedAt === null)
+      const free = ready
+        .filter((s) => s.running < s.capacity && this.facts.get(s)?.eligible === true)
         .sort((a, b) => a.running / a.capacity - b.running / b.capacity);
-      if (free.length === 0) return;
+      if (free.length === 0) return; // the hint stays: jobs may still wait for a slot
       let placed = false;
       // cached models first (no download), then anything the worker can fetch
-      for (const models of [(s: WorkerSlot) => s.models, () => all]) {
+      for (const cached of [true, false]) {
         for (const slot of free) {
+          const cls = this.facts.get(slot)?.workerClass as string;
+          const models = cached ? slot.models : all;
+          const key = `${cls}\n${cached ? models.join("\n") : "*"}`;
+          if (!exhaustive && empty.has(key)) continue;
           const job = await this.repo.leaseNextJob({
             workerId: slot.nodeId,
-            models: models(slot),
+            models,
             now: this.now(),
             leaseMs: this.options.leaseMs,
             fence: crypto.randomUUID(),
-            workerClass: workerClass(known.get(slot.nodeId)?.info ?? null),
+            workerClass: cls,
           });
-          if (!job) continue;
+          if (!job) {
+            if (!exhaustive && empty.size === 0 && (await this.repo.hasPlacedJobs(this.now()))) exhaustive = true;
+            empty.add(key);
+            continue;
+          }
           this.options.metrics?.attempt("attempt_started");
           if (job.attempts === 1) this.options.metrics?.jobStarted(this.now() - job.createdAt);
           // a send that fails (socket or database gone, shutdown) is not lost: the lease runs out
           // and the job is queued again
           Promise.resolve(slot.assign(job)).catch(() => {});
-          await this.bus.publish({
-            kind: "job_event",
-            jobId: job.id,
-            event: { type: "attempt", attempt: job.attempts, workerId: slot.nodeId },
-          });
+          // a first attempt's chunks say their attempt number themselves; a retry tells waiters to restart
+          if (job.attempts > 1) {
+            await this.bus.publish({
+              kind: "job_event",
+              jobId: job.id,
+              event: { type: "attempt", attempt: job.attempts, workerId: slot.nodeId },
+            });
+          }
           placed = true;
           break;
         }
         if (placed) break;
       }
-      if (!placed) return;
+      if (!placed) {
+        if (this.signals === signals) this.maybeQueued = false;
+        return;
+      }
     }
   }
 
-  /** Periodic housekeeping: expired leases back to the queue, silent workers offline. */
+  /** Periodic housekeeping: expired leases back to the queue, silent workers offline, a full pass. */
   async tick(): Promise<void> {
     const now = this.now();
     const requeued = await this.repo.requeueExpired(now, (job) => now + retryDelay(job.attempts, this.options.retryBaseMs));
@@ -117,6 +191,11 @@ export class Scheduler {
     }
     await this.repo.markStaleWorkersOffline(now - this.options.offlineAfterMs);
     if (requeued.length > 0) await this.bus.publish({ kind: "job_available" });
+    this.force = true;
     this.trigger();
+  }
+
+  close(): void {
+    this.unsubscribe();
   }
 }

@@ -12,6 +12,8 @@ export interface JobServiceOptions {
   maxAttempts: number;
   timeoutMs: number;
   now?: () => number;
+  /** How long admission reuses the online-worker and queued-job counts (default 1 s; 0 reads them per job). */
+  countsTtlMs?: number;
   /** Result verification's hook (AuditService.prepare): may pick the job for audit and adjust its request. */
   prepare?: (jobId: string, input: SubmitInput) => Promise<SubmitInput["request"]>;
 }
@@ -43,10 +45,14 @@ export class JobService implements JobSubmitter {
     private readonly options: JobServiceOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.countsTtlMs = options.countsTtlMs ?? 1000;
     this.unsubscribe = bus.subscribe((e) => void this.onBus(e));
   }
 
   private readonly submittedAt = new Map<string, number>();
+  private readonly countsTtlMs: number;
+  private online: { n: number; at: number } | null = null;
+  private queued: { n: number; added: number; at: number } | null = null;
 
   private async onBus(e: BusEvent): Promise<void> {
     if (e.kind === "job_event") {
@@ -85,9 +91,32 @@ export class JobService implements JobSubmitter {
     return models.map((m) => ({ id: m.id, created: Math.floor(m.createdAt / 1000), available: online > 0 }));
   }
 
+  /**
+   * Workers able to take jobs (online, not revoked, not quarantined), counted at most once per
+   * `countsTtlMs`; a count of 0 is never reused, so the first worker to connect is seen at once.
+   */
   private async onlineWorkers(): Promise<number> {
-    const workers = await this.repo.listWorkers();
-    return workers.filter((w) => w.status !== "offline" && w.revokedAt === null && w.quarantinedAt === null).length;
+    const now = this.now();
+    const cached = this.online;
+    if (cached && cached.n > 0 && now - cached.at < this.countsTtlMs) return cached.n;
+    const n = await this.repo.countOnlineWorkers();
+    this.online = { n, at: now };
+    return n;
+  }
+
+  /**
+   * Whether the queue is full. The count is read at most once per `countsTtlMs` and this
+   * instance's own submissions since are added (leases only lower it), so a full queue is always
+   * confirmed by a fresh count before a job is refused.
+   */
+  private async queueFull(): Promise<boolean> {
+    const limit = this.options.queueLimit;
+    const now = this.now();
+    const q = this.queued;
+    if (q && now - q.at < this.countsTtlMs && q.n + q.added < limit) return false;
+    const n = await this.repo.countJobs("queued");
+    this.queued = { n, added: 0, at: now };
+    return n >= limit;
   }
 
   async submit(input: SubmitInput): Promise<SubmittedJob> {
@@ -98,7 +127,7 @@ export class JobService implements JobSubmitter {
       this.options.metrics?.jobFinished("rejected");
       throw new JobRejectedError("no_capacity", "no worker is online to run this job; try again shortly", 30);
     }
-    if ((await this.repo.countJobs("queued")) >= this.options.queueLimit) {
+    if (await this.queueFull()) {
       this.options.metrics?.jobFinished("rejected");
       throw new JobRejectedError("queue_full", `the queue is full (${this.options.queueLimit} jobs waiting); try again shortly`, 5);
     }
@@ -107,6 +136,7 @@ export class JobService implements JobSubmitter {
     const watch = new JobWatch(id);
     this.watches.set(id, watch); // before anyone can run it
     this.submittedAt.set(id, this.now());
+    if (this.queued) this.queued.added++;
     await this.repo.enqueueJob({
       id,
       apiKeyId: input.apiKeyId,

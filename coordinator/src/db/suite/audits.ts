@@ -53,6 +53,21 @@ export function auditTests(ctx: SuiteContext): void {
     });
   });
 
+  test("leaseNextJob never hands a job to a quarantined worker; countOnlineWorkers leaves it (and offline, revoked) out", async () => {
+    const repo = ctx.repo();
+    for (const id of ["q1", "ok1", "rv1", "off1"]) await repo.createWorker({ nodeId: id, clientId: null, name: null, ownerId: null }, 1);
+    for (const id of ["q1", "ok1", "rv1"]) await repo.updateWorker(id, { status: "idle" });
+    expect(await repo.countOnlineWorkers()).toBe(3);
+    for (let i = 0; i < 4; i++) await repo.recordTrust("q1", { matches: 0, mismatches: 1 }, POLICY, "bad", 5 + i);
+    await repo.revokeWorker("rv1", "test", 9);
+    expect(await repo.countOnlineWorkers()).toBe(1);
+    await repo.enqueueJob(newJob("j", 10));
+    expect(await repo.leaseNextJob(lease("q1", 11))).toBeNull();
+    expect(await repo.releaseWorker("q1", POLICY)).toBe(true);
+    expect((await repo.leaseNextJob(lease("q1", 12)))?.id).toBe("j");
+    expect(await repo.countOnlineWorkers()).toBe(2);
+  });
+
   test("audits: insert once, compare-and-set updates, found by any of its jobs, listed by status and worker", async () => {
     const repo = ctx.repo();
     expect(await repo.insertAudit({ id: "j1", kind: "audit", model: "m1", status: "waiting", createdAt: 1 })).toBe(true);

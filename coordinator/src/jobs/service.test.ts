@@ -1,0 +1,63 @@
+// Admission (issue 10): the online-worker and queue counts are reused briefly but never refuse a job wrongly.
+import { expect, test } from "bun:test";
+import { openSqliteRepository } from "../db/sqlite-repository.ts";
+import { LocalBus } from "./bus.ts";
+import { JobService } from "./service.ts";
+import { JobRejectedError, type SubmitInput } from "./types.ts";
+
+const input: SubmitInput = {
+  apiKeyId: null,
+  model: "m1",
+  request: {
+    kind: "completion",
+    prompt: "x",
+    params: { max_tokens: 4, temperature: 0, top_k: 1, top_p: 1, min_p: 0, repeat_penalty: 1, seed: 1, stop: [] },
+  },
+};
+
+async function setup(queueLimit: number) {
+  const repo = openSqliteRepository(":memory:");
+  await repo.upsertModel({ id: "m1", source: "/m1.gguf", sha256: "0".repeat(64), sizeBytes: 1, contextLength: null, createdAt: 1 });
+  let now = 1_000;
+  const jobs = new JobService(repo, new LocalBus(), { instanceId: "i1", queueLimit, maxAttempts: 3, timeoutMs: 1000, now: () => now });
+  return { repo, jobs, advance: (ms: number) => (now += ms) };
+}
+
+const rejection = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: unknown) => e as JobRejectedError,
+  );
+
+test("no worker: 503 no_capacity (Retry-After 30), and a worker that comes online is seen at once", async () => {
+  const { repo, jobs } = await setup(10);
+  const err = await rejection(jobs.submit(input));
+  expect(err).toBeInstanceOf(JobRejectedError);
+  expect(err).toMatchObject({ code: "no_capacity", retryAfterSecs: 30 });
+  await repo.createWorker({ nodeId: "w1", clientId: null, name: null, ownerId: null }, 1);
+  await repo.updateWorker("w1", { status: "idle" });
+  expect((await jobs.submit(input)).id).toBeString();
+  jobs.close();
+  await repo.close();
+});
+
+test("full queue: 503 queue_full (Retry-After 5) at exactly the limit, counting this instance's own submissions", async () => {
+  const { repo, jobs, advance } = await setup(3);
+  await repo.createWorker({ nodeId: "w1", clientId: null, name: null, ownerId: null }, 1);
+  await repo.updateWorker("w1", { status: "idle" });
+  for (let i = 0; i < 3; i++) await jobs.submit(input);
+  expect(await rejection(jobs.submit(input))).toMatchObject({ code: "queue_full", retryAfterSecs: 5 });
+  // a job leaves the queue: the fresh count taken before refusing lets the next one in
+  const leased = await repo.leaseNextJob({ workerId: "w1", models: ["m1"], now: 2_000, leaseMs: 1000, fence: "f" });
+  expect(leased).not.toBeNull();
+  expect((await jobs.submit(input)).id).toBeString();
+  expect(await rejection(jobs.submit(input))).toMatchObject({ code: "queue_full" });
+  // the worker goes offline: seen once the cached count is older than a second
+  await repo.updateWorker("w1", { status: "offline" });
+  await repo.cancelJob(leased?.id as string, 2_000);
+  for (const j of await repo.listJobs({ status: ["queued"] })) await repo.cancelJob(j.id, 2_000);
+  advance(1_000);
+  expect(await rejection(jobs.submit(input))).toMatchObject({ code: "no_capacity" });
+  jobs.close();
+  await repo.close();
+});
