@@ -30,6 +30,7 @@ import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, 
 import * as auditOps from "./sqlite-audits.ts";
 import * as jobOps from "./sqlite-jobs.ts";
 import { type Db, immediate, type Tx } from "./sqlite-jobs.ts";
+import { cacheStatements } from "./sqlite-statements.ts";
 
 export const SQLITE_MIGRATIONS = `${import.meta.dir}/migrations/sqlite`;
 
@@ -52,7 +53,7 @@ export function openSqliteRepository(path: string): SqliteRepository {
     const db = drizzle({ client });
     migrate(db, { migrationsFolder: SQLITE_MIGRATIONS });
     client.run("PRAGMA foreign_keys = ON");
-    return new SqliteRepository(db, client);
+    return new SqliteRepository(drizzle({ client: cacheStatements(client) }), client);
   } catch (error) {
     client.close();
     throw new DatabaseError("db_migration_failed", `migrating SQLite database ${path} failed: ${describeCause(error)}`, { cause: error });
