@@ -103,6 +103,34 @@ export async function earningsSummary(
   tzOffsetMinutes: number,
   now: number,
 ): Promise<Earnings> {
+  return formatEarnings(await earningsMicros(repo, filter, tzOffsetMinutes, now));
+}
+
+/** earningsSummary's four sums, in micro-units (the in-memory cache adds credits to these). */
+export interface EarningsMicros {
+  today: number;
+  week: number;
+  month: number;
+  total: number;
+}
+
+export function formatEarnings(m: EarningsMicros): Earnings {
+  return {
+    today: formatAmount(m.today),
+    week: formatAmount(m.week),
+    month: formatAmount(m.month),
+    total: formatAmount(m.total),
+    currency: CURRENCY,
+  };
+}
+
+/** The four period sums of earningsSummary, unformatted (four ledger queries). */
+export async function earningsMicros(
+  repo: Repository,
+  filter: { nodeId?: string; ownerId?: string },
+  tzOffsetMinutes: number,
+  now: number,
+): Promise<EarningsMicros> {
   const starts = periodStarts(now, tzOffsetMinutes);
   const base: LedgerFilter = {
     ...(filter.nodeId !== undefined ? { nodeId: filter.nodeId } : {}),
@@ -114,11 +142,5 @@ export async function earningsSummary(
     repo.ledgerTotals({ ...base, since: starts.month }),
     repo.ledgerTotals(base),
   ]);
-  return {
-    today: formatAmount(today.amountMicros),
-    week: formatAmount(week.amountMicros),
-    month: formatAmount(month.amountMicros),
-    total: formatAmount(total.amountMicros),
-    currency: CURRENCY,
-  };
+  return { today: today.amountMicros, week: week.amountMicros, month: month.amountMicros, total: total.amountMicros };
 }

@@ -2,8 +2,10 @@
 import { type CoordinatorToWorker, MAX_FRAME_BYTES } from "@gogrid/protocol";
 import type { Server, ServerWebSocket } from "bun";
 import type { Repository } from "../db/repository.ts";
+import { EarningsCache } from "../earnings/summary-cache.ts";
 import type { Bus } from "../jobs/bus.ts";
 import type { WorkerSlot } from "../jobs/scheduler.ts";
+import { HeartbeatBook } from "./heartbeats.ts";
 import { type GatewayContext, WorkerSession } from "./session.ts";
 
 export interface GatewayTls {
@@ -15,13 +17,15 @@ export interface GatewayTls {
   crl?: string;
 }
 
-export interface GatewayOptions extends Omit<GatewayContext, "registered" | "closed" | "trigger"> {
+export interface GatewayOptions extends Omit<GatewayContext, "registered" | "closed" | "trigger" | "heartbeats" | "earnings"> {
   host: string;
   port: number;
   tls: GatewayTls;
   bus: Bus;
   /** Signed worker releases served at /releases/… (self-update). */
   releases?: { serve(pathname: string): Response };
+  /** How often batched heartbeat times are written (default 1000 ms; keep it well below the offline timeout). */
+  heartbeatFlushMs?: number;
 }
 
 interface SocketData {
@@ -34,12 +38,22 @@ export class Gateway {
   private readonly server: Server<SocketData>;
   private readonly byNode = new Map<string, WorkerSession>();
   private readonly unsubscribe: () => void;
+  readonly heartbeats: HeartbeatBook;
+  readonly earnings: EarningsCache;
   /** Set by the owner once the scheduler exists. */
   onWorkAvailable: () => void = () => {};
 
   constructor(options: GatewayOptions) {
+    this.heartbeats = new HeartbeatBook(
+      options.repo,
+      (e) => options.log("warn", `writing heartbeat times failed (written with the next beats): ${e.message}`),
+      options.heartbeatFlushMs,
+    );
+    this.earnings = new EarningsCache(options.repo);
     const ctx: GatewayContext = {
       ...options,
+      heartbeats: this.heartbeats,
+      earnings: this.earnings,
       trigger: () => this.onWorkAvailable(),
       registered: (s) => {
         const old = this.byNode.get(s.nodeId);
@@ -47,7 +61,9 @@ export class Gateway {
         this.byNode.set(s.nodeId, s);
       },
       closed: (s) => {
-        if (this.byNode.get(s.nodeId) === s) this.byNode.delete(s.nodeId);
+        if (this.byNode.get(s.nodeId) !== s) return;
+        this.byNode.delete(s.nodeId);
+        this.earnings.forget(s.nodeId);
       },
     };
     this.server = Bun.serve<SocketData>({
@@ -134,9 +150,12 @@ export class Gateway {
    * revoked nodes are disconnected, attempts of cancelled jobs are stopped.
    */
   async sweep(repo: Repository): Promise<void> {
-    for (const s of this.slots() as WorkerSession[]) {
-      const worker = await repo.getWorker(s.nodeId);
-      if (worker?.revokedAt != null) {
+    const sessions = this.slots() as WorkerSession[];
+    if (sessions.length === 0) return;
+    // one query for all (revokeWorker revokes a node's certificates with the node), not one per worker
+    const revoked = new Set((await repo.listRevokedCertificates()).map((c) => c.nodeId));
+    for (const s of sessions) {
+      if (revoked.has(s.nodeId)) {
         s.kick(4001, "this worker's certificate was revoked");
         continue;
       }
@@ -151,5 +170,6 @@ export class Gateway {
     this.unsubscribe();
     for (const s of this.byNode.values()) s.kick(1001, "coordinator shutting down");
     await this.server.stop(true);
+    await this.heartbeats.stop();
   }
 }

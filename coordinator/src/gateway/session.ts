@@ -14,13 +14,15 @@ import {
   type WorkerToCoordinator,
 } from "@gogrid/protocol";
 import type { JobRow, Repository } from "../db/repository.ts";
-import { creditCompletedJob, earningsSummary } from "../earnings/ledger.ts";
+import { creditCompletedJob } from "../earnings/ledger.ts";
+import type { EarningsCache } from "../earnings/summary-cache.ts";
 import type { Bus } from "../jobs/bus.ts";
 import { splitForBus } from "../jobs/bus.ts";
 import { retryDelay, type WorkerSlot } from "../jobs/scheduler.ts";
 import type { JobRequest } from "../jobs/types.ts";
 import type { CoordinatorMetrics } from "../metrics/index.ts";
 import { verifyChallengeSignature } from "../pki/verify.ts";
+import type { HeartbeatBook } from "./heartbeats.ts";
 
 export interface GatewayContext {
   repo: Repository;
@@ -28,6 +30,10 @@ export interface GatewayContext {
   instanceId: string;
   heartbeatSecs: number;
   metrics?: CoordinatorMetrics;
+  /** Heartbeat times, written in batches. */
+  heartbeats: HeartbeatBook;
+  /** Earnings summaries for heartbeat_ack, kept in memory. */
+  earnings: EarningsCache;
   /** Issues and stores a new certificate for the node from its CSR (renewal). */
   renewCertificate(nodeId: string, csr: string): Promise<{ pem: string; serial: string; notAfter: number }>;
   /** Where workers download a model the registry keeps as a local file (https on the worker port). */
@@ -193,6 +199,7 @@ export class WorkerSession implements WorkerSlot {
       instanceId: this.ctx.instanceId,
       lastHeartbeatAt: this.ctx.now(),
     });
+    this.ctx.heartbeats.registered(this.nodeId, "idle");
     clearTimeout(this.handshakeTimer);
     this.state = "ready";
     this.status = "idle";
@@ -211,11 +218,12 @@ export class WorkerSession implements WorkerSlot {
       case "heartbeat": {
         const was = this.status;
         this.status = m.status;
-        await this.ctx.repo.updateWorker(this.nodeId, { status: m.status, lastHeartbeatAt: this.ctx.now() });
+        const now = this.ctx.now();
+        await this.ctx.heartbeats.beat(this.nodeId, m.status, now);
         this.send({
           type: "heartbeat_ack",
-          server_time: this.ctx.now(),
-          earnings: await earningsSummary(this.ctx.repo, { nodeId: this.nodeId }, this.utcOffsetMinutes, this.ctx.now()),
+          server_time: now,
+          earnings: await this.ctx.earnings.summary(this.nodeId, this.utcOffsetMinutes, now),
         });
         if (was !== m.status && m.status === "idle") this.ctx.trigger();
         return;
@@ -264,12 +272,12 @@ export class WorkerSession implements WorkerSlot {
     if (!a || a.fence !== m.fence || m.seq !== a.nextSeqIn) return; // late, stale or duplicate
     a.nextSeqIn++;
     a.text += m.text;
+    // not awaited: the next chunk need not wait for other instances to be told (with Postgres, a
+    // NOTIFY); events keep their order, and a lost one is made good by the final text
     for (const piece of splitForBus(m.text)) {
-      await this.ctx.bus.publish({
-        kind: "job_event",
-        jobId: a.jobId,
-        event: { type: "chunk", attempt: a.attempt, seq: a.nextSeqOut++, text: piece },
-      });
+      this.ctx.bus
+        .publish({ kind: "job_event", jobId: a.jobId, event: { type: "chunk", attempt: a.attempt, seq: a.nextSeqOut++, text: piece } })
+        .catch((e: Error) => this.ctx.log("warn", `job ${a.jobId}: a chunk did not reach the other instances: ${e.message}`));
     }
     const now = this.ctx.now();
     if (now - a.lastExtend > this.ctx.leaseMs / 3) {
@@ -319,8 +327,12 @@ export class WorkerSession implements WorkerSlot {
    */
   private async credit(jobId: string, last = false): Promise<boolean> {
     try {
-      const credit = await creditCompletedJob(this.ctx.repo, { id: jobId }, this.nodeId, this.ctx.now());
-      if (credit.credited) this.ctx.metrics?.credited(credit.amountMicros);
+      const now = this.ctx.now();
+      const credit = await creditCompletedJob(this.ctx.repo, { id: jobId }, this.nodeId, now);
+      if (credit.credited) {
+        this.ctx.earnings.credited(this.nodeId, credit.amountMicros, now);
+        this.ctx.metrics?.credited(credit.amountMicros);
+      }
       return true;
     } catch (e) {
       this.ctx.log(
@@ -439,7 +451,10 @@ export class WorkerSession implements WorkerSlot {
       clearTimeout(a.timer);
       await this.endAttempt(a, { code: "worker_lost", message: `worker ${this.nodeId} disconnected mid-job` }, 0);
     }
-    if (wasReady) await this.ctx.repo.updateWorker(this.nodeId, { status: "offline", instanceId: null });
+    if (wasReady) {
+      await this.ctx.heartbeats.forget(this.nodeId); // no batched beat may land after (and undo) this
+      await this.ctx.repo.updateWorker(this.nodeId, { status: "offline", instanceId: null });
+    }
   }
 
   /** Closes without waiting for the worker (revocation, replacement, shutdown). */

@@ -62,10 +62,26 @@ export interface PgNotifier {
 /** NOTIFY payloads are limited to 8000 bytes; chunk texts are split before they get here. */
 const MAX_PAYLOAD = 7900;
 
-/** Several instances on one Postgres: every instance (the sender too) hears every event. */
+interface Batch {
+  events: string[];
+  bytes: number;
+  sent: PromiseWithResolvers<void>;
+}
+
+/**
+ * Several instances on one Postgres. This instance's listeners hear its own events in-process, at
+ * once (as LocalBus); the other instances hear them by NOTIFY. Events published while a NOTIFY is
+ * on its way go together in the next one (`{"o": origin, "e": [event, …]}`, under the payload
+ * limit), sent one after another on one path so they arrive in order; an instance ignores its own
+ * payloads. A lone event in the old form (a bare event object, from an instance not yet upgraded)
+ * is still heard.
+ */
 export class PgBus implements Bus {
   private readonly listeners = new Set<BusListener>();
   private subscription: { unlisten(): Promise<void> } | null = null;
+  private readonly origin = crypto.randomUUID();
+  private readonly batches: Batch[] = [];
+  private draining = false;
 
   private constructor(
     private readonly sql: PgNotifier,
@@ -79,19 +95,54 @@ export class PgBus implements Bus {
   }
 
   private dispatch(payload: string): void {
-    let event: BusEvent;
+    let parsed: unknown;
     try {
-      event = JSON.parse(payload) as BusEvent;
+      parsed = JSON.parse(payload);
     } catch {
       return;
     }
+    const batch = parsed as { o?: unknown; e?: unknown };
+    if (typeof batch.o === "string" && Array.isArray(batch.e)) {
+      if (batch.o === this.origin) return; // ours: heard in-process already
+      for (const event of batch.e as BusEvent[]) this.deliver(event);
+    } else this.deliver(parsed as BusEvent);
+  }
+
+  private deliver(event: BusEvent): void {
     for (const l of this.listeners) l(event);
   }
 
+  /** Resolves once the other instances were sent the event (rejects when that NOTIFY failed). */
   async publish(event: BusEvent): Promise<void> {
-    const payload = JSON.stringify(event);
-    if (Buffer.byteLength(payload) > MAX_PAYLOAD) throw new Error(`bus event too large for NOTIFY (${Buffer.byteLength(payload)} bytes)`);
-    await this.sql.notify(this.channel, payload);
+    const json = JSON.stringify(event);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > MAX_PAYLOAD) throw new Error(`bus event too large for NOTIFY (${bytes} bytes)`);
+    queueMicrotask(() => this.deliver(event));
+    let last = this.batches.at(-1);
+    if (!last || last.bytes + bytes + 1 > MAX_PAYLOAD) {
+      last = { events: [], bytes: 0, sent: Promise.withResolvers<void>() };
+      last.sent.promise.catch(() => {}); // publishers that do not wait are not told; those that do still are
+      this.batches.push(last);
+    }
+    last.events.push(json);
+    last.bytes += bytes + 1;
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(() => void this.drain()); // what the current task publishes goes in one payload
+    }
+    return last.sent.promise;
+  }
+
+  private async drain(): Promise<void> {
+    for (let b = this.batches.shift(); b; b = this.batches.shift()) {
+      try {
+        await this.sql.notify(this.channel, `{"o":${JSON.stringify(this.origin)},"e":[${b.events.join(",")}]}`);
+        b.sent.resolve();
+      } catch (e) {
+        b.sent.reject(e);
+      }
+    }
+    this.draining = false;
   }
 
   subscribe(listener: BusListener): () => void {

@@ -20,6 +20,8 @@ export class JobWatch {
   private nextSeq = 0;
   private assembled = "";
   private delivered = "";
+  /** assembled[0, verified) is known to equal delivered[0, verified): each chunk is compared once. */
+  private verified = 0;
   private queue: string[] = [];
   private wake: (() => void) | null = null;
   private ended = false;
@@ -40,6 +42,7 @@ export class JobWatch {
       this.pending = new Map();
       this.nextSeq = 0;
       this.assembled = "";
+      this.verified = 0;
     }
     if (e.type !== "chunk" || e.attempt < this.attempt) return;
     if (e.seq < this.nextSeq) return; // duplicate
@@ -54,18 +57,25 @@ export class JobWatch {
     this.catchUp(this.assembled);
   }
 
-  /** Delivers whatever `text` (the attempt's text so far) adds beyond what the client has. */
+  /**
+   * Delivers whatever `text` (the attempt's text so far) adds beyond what the client has. Only
+   * text[verified, …) is compared with what was delivered: earlier calls checked the rest.
+   */
   private catchUp(text: string): void {
     if (this.diverged) return;
     const overlap = Math.min(text.length, this.delivered.length);
-    if (text.slice(0, overlap) !== this.delivered.slice(0, overlap)) {
-      this.diverged = true;
-      this.notify();
-      return;
+    if (overlap > this.verified) {
+      if (text.slice(this.verified, overlap) !== this.delivered.slice(this.verified, overlap)) {
+        this.diverged = true;
+        this.notify();
+        return;
+      }
+      this.verified = overlap;
     }
     if (text.length > this.delivered.length) {
       const delta = text.slice(this.delivered.length);
       this.delivered = text;
+      this.verified = text.length;
       this.queue.push(delta);
       this.notify();
     }
@@ -74,7 +84,10 @@ export class JobWatch {
   /** The job is over: deliver the rest of the final text and end the stream. */
   finish(o: JobOutcome): void {
     if (this.ended) return;
-    if (o.status === "completed") this.catchUp(o.text);
+    if (o.status === "completed") {
+      this.verified = 0; // the final text is another string: compare all of it
+      this.catchUp(o.text);
+    }
     this.ended = true;
     this.resolve(o);
     this.notify();
@@ -86,9 +99,18 @@ export class JobWatch {
     w?.();
   }
 
+  /**
+   * The text deltas in order. Deltas that arrived while the reader was busy come out as one
+   * (a slow client gets fewer, larger events rather than a growing backlog).
+   */
   async *stream(): AsyncIterable<string> {
     for (;;) {
-      while (this.queue.length > 0) yield this.queue.shift() as string;
+      if (this.queue.length > 0) {
+        const q = this.queue;
+        this.queue = [];
+        yield q.length === 1 ? (q[0] as string) : q.join("");
+        continue;
+      }
       if (this.diverged) throw new StreamDivergedError();
       if (this.ended) return;
       await new Promise<void>((r) => {

@@ -51,7 +51,7 @@ function sse(kind: "completion" | "chat", job: SubmittedJob, model: string, incl
       try {
         const first = shaper.first();
         if (first) send(first);
-        for await (const text of job.stream()) send(shaper.delta(text));
+        for await (const text of job.stream()) controller.enqueue(enc.encode(shaper.deltaFrame(text)));
         const o = await job.result;
         if (o.status === "completed") {
           send(shaper.finish(o));

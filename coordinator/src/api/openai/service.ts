@@ -110,11 +110,23 @@ export function chatResponse(jobId: string, model: string, o: JobOutcome) {
 /** The SSE chunk objects OpenAI sends, for one job. */
 export class StreamShaper {
   private readonly created = created();
+  /** `data: ` + delta(text) as JSON + blank line is head + JSON.stringify(text) + tail (built once per job). */
+  private readonly frameParts: [string, string];
   constructor(
     private readonly kind: "completion" | "chat",
     private readonly jobId: string,
     private readonly model: string,
-  ) {}
+  ) {
+    const marker = "\u0000gogrid-delta\u0000";
+    const whole = JSON.stringify(this.delta(marker));
+    const at = whole.lastIndexOf(JSON.stringify(marker)); // the choices come after id and model
+    this.frameParts = [`data: ${whole.slice(0, at)}`, `${whole.slice(at + JSON.stringify(marker).length)}\n\n`];
+  }
+
+  /** One SSE event carrying delta(text): the same bytes as `data: ${JSON.stringify(delta(text))}\n\n`, without building the object. */
+  deltaFrame(text: string): string {
+    return this.frameParts[0] + JSON.stringify(text) + this.frameParts[1];
+  }
 
   private base() {
     return this.kind === "chat"
