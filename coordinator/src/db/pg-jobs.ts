@@ -1,8 +1,8 @@
-// The job queue on Postgres: leases with FOR UPDATE SKIP LOCKED, fencing, retries and expiry.
-import { and, asc, count, desc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm";
+// The job queue on Postgres: enqueue, fencing, retries and expiry (the lease and completion: pg-lease.ts).
+import { and, asc, count, desc, eq, inArray, isNotNull, lte, or } from "drizzle-orm";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
-import { notQuarantined, onlineWhere, placementWhere } from "./placement.ts";
-import type { JobAttemptRow, JobFilter, JobResult, JobRow, JobStatus, LeaseRequest, NewJob } from "./repository.ts";
+import { onlineWhere } from "./placement.ts";
+import type { JobAttemptRow, JobFilter, JobRow, JobStatus, NewJob } from "./repository.ts";
 import * as rows from "./rows.ts";
 import { jobAttempts, jobs, workers } from "./schema-pg.ts";
 
@@ -49,33 +49,6 @@ export async function listJobs(db: Db, filter: JobFilter = {}): Promise<JobRow[]
   return (filter.limit !== undefined ? await query.limit(filter.limit) : await query).map(rows.toJob);
 }
 
-export async function leaseNextJob(db: Db, req: LeaseRequest): Promise<JobRow | null> {
-  if (req.models.length === 0) return null;
-  return db.transaction(async (tx) => {
-    // Rows another coordinator has locked are skipped, not waited for: each job goes to one lease.
-    const [next] = await tx
-      .select({ id: jobs.id })
-      .from(jobs)
-      .where(
-        and(
-          eq(jobs.status, "queued"),
-          inArray(jobs.model, req.models),
-          lte(jobs.availableAt, req.now),
-          placementWhere(jobs, req),
-          notQuarantined(workers, req.workerId),
-        ),
-      )
-      .orderBy(sql`${jobs.priority} desc nulls last`, asc(jobs.createdAt), asc(jobs.seq))
-      .limit(1)
-      .for("update", { skipLocked: true });
-    return next ? leaseQueued(tx, next.id, req) : null;
-  });
-}
-
-export async function leaseJob(db: Db, jobId: string, req: LeaseRequest): Promise<JobRow | null> {
-  return db.transaction((tx) => leaseQueued(tx, jobId, req));
-}
-
 export async function extendLease(db: Db, jobId: string, fence: string, until: number): Promise<boolean> {
   const changed = await db
     .update(jobs)
@@ -83,29 +56,6 @@ export async function extendLease(db: Db, jobId: string, fence: string, until: n
     .where(and(eq(jobs.id, jobId), eq(jobs.fence, fence), eq(jobs.status, "running")))
     .returning({ id: jobs.id });
   return changed.length > 0;
-}
-
-export async function completeJob(db: Db, jobId: string, fence: string, result: JobResult, now: number): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const done = await tx
-      .update(jobs)
-      .set({
-        status: "completed",
-        resultText: result.text,
-        finishReason: result.finishReason,
-        promptTokens: result.promptTokens,
-        completionTokens: result.completionTokens,
-        error: null,
-        leaseExpiresAt: null,
-        finishedAt: now,
-        updatedAt: now,
-      })
-      .where(and(eq(jobs.id, jobId), eq(jobs.fence, fence), eq(jobs.status, "running")))
-      .returning({ id: jobs.id });
-    if (done.length === 0) return false;
-    await endAttempt(tx, jobId, fence, "completed", null, now);
-    return true;
-  });
 }
 
 export async function failAttempt(
@@ -185,28 +135,6 @@ export async function hasPlacedJobs(db: Db, now: number): Promise<boolean> {
 export async function countOnlineWorkers(db: Db): Promise<number> {
   const [row] = await db.select({ n: count() }).from(workers).where(onlineWhere(workers));
   return row?.n ?? 0;
-}
-
-/** Hands queued job `id` to `req.workerId`: running, attempts+1, new fence and lease, an attempt row. */
-async function leaseQueued(tx: Tx, id: string, req: LeaseRequest): Promise<JobRow | null> {
-  const [leased] = await tx
-    .update(jobs)
-    .set({
-      status: "running",
-      attempts: sql`${jobs.attempts} + 1`,
-      workerId: req.workerId,
-      fence: req.fence,
-      leaseExpiresAt: req.now + req.leaseMs,
-      startedAt: sql`coalesce(${jobs.startedAt}, ${req.now})`,
-      updatedAt: req.now,
-    })
-    .where(and(eq(jobs.id, id), eq(jobs.status, "queued")))
-    .returning();
-  if (!leased) return null;
-  await tx
-    .insert(jobAttempts)
-    .values({ jobId: id, attempt: leased.attempts, workerId: req.workerId, fence: req.fence, startedAt: req.now, outcome: "running" });
-  return rows.toJob(leased);
 }
 
 /** Closes the running attempt that holds `fence`. */

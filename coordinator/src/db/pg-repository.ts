@@ -8,6 +8,7 @@ import * as ledger from "./ledger-query.ts";
 import * as auditOps from "./pg-audits.ts";
 import type { Db } from "./pg-jobs.ts";
 import * as jobOps from "./pg-jobs.ts";
+import * as leaseOps from "./pg-lease.ts";
 import type {
   ApiKeyRow,
   CertificateRow,
@@ -247,11 +248,11 @@ export class PgRepository implements Repository {
   }
 
   leaseNextJob(req: LeaseRequest): Promise<JobRow | null> {
-    return jobOps.leaseNextJob(this.db, req);
+    return leaseOps.leaseNextJob(this.db, req);
   }
 
   leaseJob(jobId: string, req: LeaseRequest): Promise<JobRow | null> {
-    return jobOps.leaseJob(this.db, jobId, req);
+    return leaseOps.leaseJob(this.db, jobId, req);
   }
 
   extendLease(jobId: string, fence: string, until: number): Promise<boolean> {
@@ -259,7 +260,7 @@ export class PgRepository implements Repository {
   }
 
   completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<boolean> {
-    return jobOps.completeJob(this.db, jobId, fence, result, now);
+    return leaseOps.completeJob(this.db, jobId, fence, result, now);
   }
 
   failAttempt(

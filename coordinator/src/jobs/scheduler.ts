@@ -33,7 +33,10 @@ export function retryDelay(attempts: number, baseMs: number): number {
 
 /** What placement needs from a worker's row; read when its socket is first seen and at every tick. */
 interface SlotFacts {
-  eligible: boolean;
+  /** Its row exists (a slot without one gets nothing). */
+  known: boolean;
+  /** Quarantined when last read: asked last. The lease itself refuses a quarantined worker, so a release counts at once. */
+  quarantined: boolean;
   workerClass: string;
 }
 
@@ -104,10 +107,11 @@ export class Scheduler {
     return this.models.ids;
   }
 
-  /** Placement facts of the slots (quarantined workers, issue 9, get nothing); all re-read when `force`. */
+  /** Placement facts of the slots (quarantined workers, issue 9, are asked last); all re-read when `force`. */
   private async slotFacts(slots: WorkerSlot[], force: boolean): Promise<void> {
     const toFacts = (w: WorkerRow | null | undefined): SlotFacts => ({
-      eligible: w?.quarantinedAt === null,
+      known: w != null,
+      quarantined: w?.quarantinedAt != null,
       workerClass: workerClass(w?.info ?? null),
     });
     if (force) {
@@ -130,9 +134,10 @@ export class Scheduler {
     const empty = new Set<string>();
     let exhaustive = force;
     for (;;) {
+      const quarantined = (s: WorkerSlot) => (this.facts.get(s)?.quarantined ? 1 : 0);
       const free = ready
-        .filter((s) => s.running < s.capacity && this.facts.get(s)?.eligible === true)
-        .sort((a, b) => a.running / a.capacity - b.running / b.capacity);
+        .filter((s) => s.running < s.capacity && this.facts.get(s)?.known === true)
+        .sort((a, b) => quarantined(a) - quarantined(b) || a.running / a.capacity - b.running / b.capacity);
       if (free.length === 0) return; // the hint stays: jobs may still wait for a slot
       let placed = false;
       // cached models first (no download), then anything the worker can fetch
