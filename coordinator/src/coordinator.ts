@@ -14,6 +14,7 @@ import type { Config } from "./config/settings.ts";
 import { dashboardRoutes } from "./dashboard/index.ts";
 import { openRepository } from "./db/open.ts";
 import type { Repository } from "./db/repository.ts";
+import { reconcileCredits } from "./earnings/reconcile.ts";
 import { enrolmentRoutes } from "./enrolment/index.ts";
 import { Gateway } from "./gateway/server.ts";
 import type { WorkerSession } from "./gateway/session.ts";
@@ -182,6 +183,14 @@ export async function startCoordinator(
   const unsubscribe = bus.subscribe((e) => {
     if (e.kind === "job_available") scheduler.trigger();
   });
+  // a job completed but not credited (this or another instance killed in between) is credited here
+  const reconcile = (settleMs?: number) =>
+    reconcileCredits(repo, Date.now(), settleMs === undefined ? {} : { settleMs }).then(
+      (n) => n > 0 && log("warn", `credited ${n} completed job(s) that had missed their credit`),
+      (e) => log("error", `credit reconciliation: ${(e as Error).message}`),
+    );
+  // at start: whatever this instance completed before it was killed
+  let reconciling: Promise<unknown> = reconcile(0);
   let ticks = 0;
   const tick = setInterval(() => {
     scheduler.tick().catch((e) => log("error", `scheduler: ${(e as Error).message}`));
@@ -190,6 +199,7 @@ export async function startCoordinator(
       jobs.sweep().catch((e) => log("error", `job sweep: ${(e as Error).message}`));
     }
     if (ticks % 5 === 0) audit.sweep().catch((e) => log("error", `audit sweep: ${(e as Error).message}`));
+    if (ticks % 30 === 0) reconciling = reconcile();
   }, 1000);
 
   const workerUrl = `wss://${hostForUrl(config.workerHost)}:${gateway.port}`;
@@ -251,6 +261,7 @@ export async function startCoordinator(
     },
     async stop() {
       clearInterval(tick);
+      await reconciling;
       releases.stop();
       unsubscribe();
       await audit.close();

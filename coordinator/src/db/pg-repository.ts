@@ -31,6 +31,7 @@ import type {
 } from "./repository.ts";
 import * as rows from "./rows.ts";
 import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, models, prices, workers } from "./schema-pg.ts";
+import { type UncreditedJob, type UncreditedQuery, uncreditedPg } from "./uncredited.ts";
 import { redactUrl } from "./url.ts";
 
 export const PG_MIGRATIONS = `${import.meta.dir}/migrations/pg`;
@@ -245,6 +246,10 @@ export class PgRepository implements Repository {
 
   listJobs(filter: JobFilter = {}): Promise<JobRow[]> {
     return jobOps.listJobs(this.db, filter);
+  }
+
+  uncreditedJobs(q: UncreditedQuery): Promise<UncreditedJob[]> {
+    return uncreditedPg(this.db, q);
   }
 
   leaseNextJob(req: LeaseRequest): Promise<JobRow | null> {

@@ -3,6 +3,10 @@
 // Times are epoch milliseconds (numbers). Ids are strings made by the caller (crypto.randomUUID()
 // unless said otherwise). Secrets (enrolment tokens, API keys) are stored only as SHA-256 hex.
 
+import type { UncreditedJob, UncreditedQuery } from "./uncredited.ts";
+
+export type { UncreditedJob, UncreditedQuery };
+
 export type WorkerStatus = "online" | "idle" | "busy" | "paused" | "throttled" | "offline";
 
 export interface WorkerRow {
@@ -320,6 +324,8 @@ export interface Repository {
   enqueueJob(job: NewJob): Promise<JobRow>;
   getJob(id: string): Promise<JobRow | null>;
   listJobs(filter?: JobFilter): Promise<JobRow[]>;
+  /** Completed client jobs missing from the ledger (the reconciler credits them; see earnings/reconcile.ts). */
+  uncreditedJobs(q: UncreditedQuery): Promise<UncreditedJob[]>;
   /**
    * Hands the best queued job (highest priority, then oldest) whose model is in `models` and
    * whose availableAt ≤ now to the worker: status running, attempts+1, new fence, lease until

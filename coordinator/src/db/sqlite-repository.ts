@@ -31,6 +31,7 @@ import * as auditOps from "./sqlite-audits.ts";
 import * as jobOps from "./sqlite-jobs.ts";
 import { type Db, immediate, type Tx } from "./sqlite-jobs.ts";
 import { cacheStatements } from "./sqlite-statements.ts";
+import { type UncreditedJob, type UncreditedQuery, uncreditedSqlite } from "./uncredited.ts";
 
 export const SQLITE_MIGRATIONS = `${import.meta.dir}/migrations/sqlite`;
 
@@ -250,6 +251,10 @@ export class SqliteRepository implements Repository {
 
   listJobs(filter: JobFilter = {}): Promise<JobRow[]> {
     return jobOps.listJobs(this.db, filter);
+  }
+
+  uncreditedJobs(q: UncreditedQuery): Promise<UncreditedJob[]> {
+    return uncreditedSqlite(this.db, q);
   }
 
   leaseNextJob(req: LeaseRequest): Promise<JobRow | null> {
