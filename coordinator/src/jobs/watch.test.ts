@@ -33,6 +33,26 @@ describe("JobWatch", () => {
     expect(await collect(w)).toEqual(["0123456789".repeat(10)]);
   });
 
+  test("a waiting reader gets the chunks of one event-loop turn as one delta, and later ones apart", async () => {
+    const w = new JobWatch("j");
+    const out: string[] = [];
+    const reading = (async () => {
+      for await (const d of w.stream()) out.push(d);
+    })();
+    await Bun.sleep(1);
+    // one socket read's frames: each handled in its own microtask, all in one turn of the event loop
+    for (const [i, t] of ["a", "b", "c"].entries()) {
+      w.onEvent(chunk(1, i, t));
+      await Promise.resolve();
+    }
+    await Bun.sleep(5);
+    w.onEvent(chunk(1, 3, "d"));
+    await Bun.sleep(5);
+    w.finish(done("abcd"));
+    await reading;
+    expect(out).toEqual(["abc", "d"]);
+  });
+
   test("a retried attempt streams on without repeating what the client already has", async () => {
     const w = new JobWatch("j");
     const out: string[] = [];

@@ -116,6 +116,9 @@ export class JobWatch {
       await new Promise<void>((r) => {
         this.wake = r;
       });
+      // the chunks that came in the same turn of the event loop (one socket read holds several
+      // frames) join this one: one SSE event and one write for them, at the cost of one setImmediate
+      if (!this.ended && !this.diverged) await new Promise<void>((r) => setImmediate(r));
     }
   }
 }
