@@ -46,13 +46,18 @@ export class Scheduler {
   private force = false;
   private readonly now: () => number;
   private readonly facts = new WeakMap<WorkerSlot, SlotFacts>();
+  /** When each slot last got a job (a lease count): equally loaded slots take turns. */
+  private readonly lastLeased = new WeakMap<WorkerSlot, number>();
+  private leases = 0;
   /**
-   * Whether a job may be waiting. Submissions, retries and other instances say so on the bus
-   * (job_available); a pass that finds nothing clears it, so results and heartbeats that free a
-   * slot do not run empty lease transactions. The tick's pass ignores it: nothing is stranded.
+   * Jobs said to be waiting and not leased yet here: submissions, retries and other instances say
+   * so on the bus (job_available, one per job); each lease takes one off, and a pass that finds
+   * nothing sets it to 0. Passes stop at 0, so neither results and heartbeats that free a slot nor
+   * a drained queue cost empty lease statements. Only a hint: the tick's pass ignores it and
+   * leases whatever is there, so nothing is stranded (jobs requeued in a batch wait for it).
    */
-  private maybeQueued = true;
-  /** Bumped by each job_available: a pass clears the hint only if none came while it ran. */
+  private pending = 1;
+  /** Bumped by each job_available: a pass that found nothing clears `pending` only if none came while it ran. */
   private signals = 0;
   private models: { ids: string[]; at: number } | null = null;
   private readonly unsubscribe: () => void;
@@ -72,7 +77,7 @@ export class Scheduler {
   /** A job may be waiting (also heard on the bus): the next pass leases. */
   jobAvailable(): void {
     this.signals++;
-    this.maybeQueued = true;
+    this.pending++;
     this.trigger();
   }
 
@@ -123,7 +128,7 @@ export class Scheduler {
   }
 
   private async pass(force: boolean): Promise<void> {
-    if (!force && !this.maybeQueued) return;
+    if (!force && this.pending === 0) return;
     const signals = this.signals;
     const ready = this.slots().filter((s) => s.status === "idle" || s.status === "busy");
     if (ready.length === 0) return;
@@ -137,7 +142,12 @@ export class Scheduler {
       const quarantined = (s: WorkerSlot) => (this.facts.get(s)?.quarantined ? 1 : 0);
       const free = ready
         .filter((s) => s.running < s.capacity && this.facts.get(s)?.known === true)
-        .sort((a, b) => quarantined(a) - quarantined(b) || a.running / a.capacity - b.running / b.capacity);
+        .sort(
+          (a, b) =>
+            quarantined(a) - quarantined(b) ||
+            a.running / a.capacity - b.running / b.capacity ||
+            (this.lastLeased.get(a) ?? 0) - (this.lastLeased.get(b) ?? 0),
+        );
       if (free.length === 0) return; // the hint stays: jobs may still wait for a slot
       let placed = false;
       // cached models first (no download), then anything the worker can fetch
@@ -173,14 +183,19 @@ export class Scheduler {
               event: { type: "attempt", attempt: job.attempts, workerId: slot.nodeId },
             });
           }
+          this.lastLeased.set(slot, ++this.leases);
           placed = true;
           break;
         }
         if (placed) break;
       }
       if (!placed) {
-        if (this.signals === signals) this.maybeQueued = false;
+        if (this.signals === signals) this.pending = 0;
         return;
+      }
+      if (!force) {
+        this.pending = Math.max(0, this.pending - 1);
+        if (this.pending === 0) return;
       }
     }
   }

@@ -61,3 +61,16 @@ test("full queue: 503 queue_full (Retry-After 5) at exactly the limit, counting 
   jobs.close();
   await repo.close();
 });
+
+test("a removed model is refused within the cache time (404 model_not_found); an unknown one at once", async () => {
+  const { repo, jobs, advance } = await setup(10);
+  await repo.createWorker({ nodeId: "w1", clientId: null, name: null, ownerId: null }, 1);
+  await repo.updateWorker("w1", { status: "idle" });
+  expect(await rejection(jobs.submit({ ...input, model: "nope" }))).toMatchObject({ code: "model_not_found" });
+  expect((await jobs.submit(input)).id).toBeString();
+  expect(await repo.removeModel("m1")).toBe(true);
+  advance(1_000);
+  expect(await rejection(jobs.submit(input))).toMatchObject({ code: "model_not_found" });
+  jobs.close();
+  await repo.close();
+});

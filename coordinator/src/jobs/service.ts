@@ -12,7 +12,7 @@ export interface JobServiceOptions {
   maxAttempts: number;
   timeoutMs: number;
   now?: () => number;
-  /** How long admission reuses the online-worker and queued-job counts (default 1 s; 0 reads them per job). */
+  /** How long admission reuses the online-worker and queued-job counts and found models (default 1 s; 0 reads them per job). */
   countsTtlMs?: number;
   /** Result verification's hook (AuditService.prepare): may pick the job for audit and adjust its request. */
   prepare?: (jobId: string, input: SubmitInput) => Promise<SubmitInput["request"]>;
@@ -53,6 +53,7 @@ export class JobService implements JobSubmitter {
   private readonly countsTtlMs: number;
   private online: { n: number; at: number } | null = null;
   private queued: { n: number; added: number; at: number } | null = null;
+  private readonly modelsSeen = new Map<string, number>();
 
   private async onBus(e: BusEvent): Promise<void> {
     if (e.kind === "job_event") {
@@ -104,6 +105,20 @@ export class JobService implements JobSubmitter {
     return n;
   }
 
+  /** Whether the model exists; a found model is trusted for `countsTtlMs` (a removal counts within it), a missing one is always re-read. */
+  private async modelExists(id: string): Promise<boolean> {
+    const now = this.now();
+    const seen = this.modelsSeen.get(id);
+    if (seen !== undefined && now - seen < this.countsTtlMs) return true;
+    if ((await this.repo.getModel(id)) === null) {
+      this.modelsSeen.delete(id);
+      return false;
+    }
+    if (this.modelsSeen.size >= 1000) this.modelsSeen.clear();
+    this.modelsSeen.set(id, now);
+    return true;
+  }
+
   /**
    * Whether the queue is full. The count is read at most once per `countsTtlMs` and this
    * instance's own submissions since are added (leases only lower it), so a full queue is always
@@ -120,7 +135,7 @@ export class JobService implements JobSubmitter {
   }
 
   async submit(input: SubmitInput): Promise<SubmittedJob> {
-    const model = await this.repo.getModel(input.model);
+    const model = await this.modelExists(input.model);
     if (!model) this.options.metrics?.jobFinished("rejected");
     if (!model) throw new JobRejectedError("model_not_found", `The model '${input.model}' does not exist (GET /v1/models lists them)`);
     if ((await this.onlineWorkers()) === 0) {
