@@ -305,3 +305,58 @@ describe("AuditService (simulated grid)", () => {
     await repo.close();
   });
 });
+
+test("issue 10: a client job submitted here since start is looked up for an audit only when it was picked", async () => {
+  const repo = freshSqlite();
+  let lookups = 0;
+  const counted = new Proxy(repo, {
+    get(target, prop, receiver) {
+      if (prop === "getAudit") {
+        return (id: string) => {
+          lookups++;
+          return target.getAudit(id);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const draws = [0.9, 0.1]; // the first job is not picked, the second is
+  const svc = new AuditService(
+    counted,
+    quietBus,
+    { ...SETTINGS, fraction: 0.5, deterministicFraction: 0.5 },
+    {
+      instanceId: "i1",
+      random: () => draws.shift() ?? 0.9,
+    },
+  );
+  const request: JobRequest = {
+    kind: "completion",
+    prompt: "p",
+    params: { max_tokens: 4, temperature: 0, top_k: 1, top_p: 1, min_p: 0, repeat_penalty: 1, seed: 1, stop: [] },
+  };
+  const finish = async (id: string, origin: string) => {
+    const prepared = await svc.prepare(id, { apiKeyId: null, model: "m1", request });
+    await repo.enqueueJob({
+      id,
+      apiKeyId: null,
+      model: "m1",
+      request: prepared as unknown as Record<string, unknown>,
+      timeoutMs: 1000,
+      originInstance: origin,
+      now: Date.now(),
+    });
+    await repo.cancelJob(id, Date.now());
+    await svc.onJobFinished(id);
+  };
+  await finish("plain", "i1");
+  expect(lookups).toBe(0);
+  await finish("picked", "i1");
+  expect(lookups).toBe(1);
+  expect((await repo.getAudit("picked"))?.status).toBe("skipped"); // it was handled: the job was cancelled
+  await finish("elsewhere", "i2"); // another instance's job: always looked up
+  expect(lookups).toBe(2);
+  await svc.close();
+  await repo.close();
+});

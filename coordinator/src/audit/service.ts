@@ -33,6 +33,9 @@ export class AuditService {
   private readonly unsubscribe: () => void;
   private readonly inflight = new Set<Promise<void>>();
   private closed = false;
+  /** When this instance started, and the client jobs it picked for audit since (issue 10: no audit lookup per job). */
+  private readonly startedAt: number;
+  private readonly audited = new Set<string>();
 
   constructor(
     private readonly repo: Repository,
@@ -43,6 +46,7 @@ export class AuditService {
     this.policy = trustPolicy(settings.prior, settings.threshold);
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.startedAt = this.now();
     this.unsubscribe = bus.subscribe((e) => {
       if (e.kind !== "job_finished" || this.closed) return;
       const p = this.onJobFinished(e.jobId).catch((err) => {
@@ -73,7 +77,10 @@ export class AuditService {
     if (fraction <= 0 && deterministicFraction <= 0) return input.request;
     const r = this.random();
     const audit = r < fraction;
-    if (audit) await this.repo.insertAudit({ id: jobId, kind: "audit", model: input.model, status: "waiting", createdAt: this.now() });
+    if (audit) {
+      this.audited.add(jobId);
+      await this.repo.insertAudit({ id: jobId, kind: "audit", model: input.model, status: "waiting", createdAt: this.now() });
+    }
     return audit || r < Math.max(fraction, deterministicFraction) ? { ...input.request, deterministic: true } : input.request;
   }
 
@@ -82,8 +89,9 @@ export class AuditService {
     const job = await this.repo.getJob(jobId);
     if (!job || !FINAL.has(job.status)) return;
     if (job.purpose === "client") {
-      const audit = await this.repo.getAudit(job.id);
+      const audit = this.mayBeAudited(job) ? await this.repo.getAudit(job.id) : null;
       if (audit?.status === "waiting") await this.start(audit, job);
+      this.audited.delete(job.id); // handled (a failed start stays for the sweep)
       if (job.status === "completed" && job.workerId && (!this.deps.instanceId || job.originInstance === this.deps.instanceId)) {
         if (this.settings.canaryFraction > 0 && this.random() < this.settings.canaryFraction)
           await this.sendCanary(job.workerId, job.model);
@@ -95,6 +103,16 @@ export class AuditService {
     if (audit.kind === "canary" && audit.status === "running") await this.judgeCanary(audit, job);
     else if (audit.auditJobId === jobId && audit.status === "running") await this.judgeRerun(audit, job);
     else if (audit.tiebreakJobId === jobId && audit.status === "tiebreak") await this.judgeTiebreak(audit, job);
+  }
+
+  /**
+   * Whether a client job may have an audit. Only `prepare` on the job's own instance adds one,
+   * before the job is stored, so a job submitted here since this instance started has one exactly
+   * when it was picked; any other job is looked up.
+   */
+  private mayBeAudited(job: JobRow): boolean {
+    const mine = this.deps.instanceId !== undefined && job.originInstance === this.deps.instanceId && job.createdAt >= this.startedAt;
+    return !mine || this.audited.has(job.id);
   }
 
   /** Workers that may check `cls` results now: online, not revoked, not quarantined, not excluded. */
