@@ -105,6 +105,7 @@ export class WorkerDaemon {
         gpuApps: config.resources.yield_to_gpu_apps,
         fullscreen: config.resources.yield_to_fullscreen,
         quietSecs: config.resources.yield_quiet_secs,
+        busy: () => this.runner.active > 0 || this.runner.modelLoaded,
       });
     if (config.resources.yield_to_fullscreen && !this.yielder.detectsFullscreen)
       this.log(

@@ -1,7 +1,6 @@
 // The GPUs a worker reports in `register`: llama.cpp's GPU devices, or else the machine's graphics controllers.
 import type { LlamaEngine } from "@gogrid/native";
 import type { GpuInfo } from "@gogrid/protocol";
-import si from "systeminformation";
 
 /** llama.cpp's GPU devices as `register` describes them (empty on a CPU build). */
 export function engineGpus(engine: LlamaEngine): GpuInfo[] {
@@ -21,7 +20,8 @@ export async function detectGpus(engine: LlamaEngine): Promise<GpuInfo[]> {
   const fromEngine = engineGpus(engine);
   if (fromEngine.length > 0) return fromEngine;
   try {
-    const g = await si.graphics();
+    // loaded here only: a worker whose GPUs llama.cpp lists never carries systeminformation
+    const g = await (await import("systeminformation")).graphics();
     return g.controllers
       .filter((c) => c.model)
       .slice(0, 16)

@@ -180,7 +180,41 @@ describe("ResourceMonitor", () => {
     expect(code).toBe(0);
   });
 
+  test("idle (no job, nothing over its threshold) samples every idleIntervalMs; a load going over or a job, every intervalMs", async () => {
+    let jobs = 0;
+    const hints: (boolean | undefined)[] = [];
+    const scripted = new ScriptedSampler();
+    const sampler: LoadSampler = {
+      sample: (hint) => {
+        hints.push(hint?.idle);
+        return scripted.sample();
+      },
+    };
+    const monitor = new ResourceMonitor({ sampler, ownJobRunning: () => jobs > 0, control: new PauseControl({ scheduler: manualClock }) });
+    expect(monitor.nextIntervalMs()).toBe(5000);
+    await samples(monitor, 1);
+    expect(monitor.nextIntervalMs()).toBe(5000);
+    jobs = 1;
+    expect(monitor.nextIntervalMs()).toBe(2000);
+    await samples(monitor, 1);
+    jobs = 0;
+    scripted.cpu = 99; // over: timed towards throttling at the fast rate
+    await samples(monitor, 1);
+    expect(monitor.isIdle()).toBe(false);
+    expect(monitor.nextIntervalMs()).toBe(2000);
+    await samples(monitor, 6);
+    expect(monitor.throttle.state).toBe("throttled");
+    expect(monitor.nextIntervalMs()).toBe(5000); // throttled: the calm window needs no fast samples
+    expect(hints.slice(0, 4)).toEqual([true, false, true, false]);
+    monitor.dispose();
+    const given = new ResourceMonitor({ sampler: new ScriptedSampler(), intervalMs: 300 });
+    expect(given.nextIntervalMs()).toBe(300); // an explicit interval applies to both unless idleIntervalMs is given
+    const both = new ResourceMonitor({ sampler: new ScriptedSampler(), intervalMs: 300, idleIntervalMs: 100 });
+    expect(both.nextIntervalMs()).toBe(300); // idle is never faster than busy
+  });
+
   test("bad options are refused", () => {
+    expect(() => new ResourceMonitor({ sampler: new ScriptedSampler(), idleIntervalMs: Number.NaN })).toThrow("idleIntervalMs");
     expect(() => new ResourceMonitor({ sampler: new ScriptedSampler(), intervalMs: 0 })).toThrow(ResourceConfigError);
     expect(() => new ResourceMonitor({ sampler: new ScriptedSampler(), overrides: { disk: 50 } as never })).toThrow(
       'unknown resource override "disk"',

@@ -12,8 +12,10 @@ export interface ResourceMonitorOptions {
   overrides?: ResourceOverrides;
   /** Default: a SystemLoadSampler. */
   sampler?: LoadSampler;
-  /** ms between samples (default 2000). */
+  /** ms between samples while one of our jobs runs or some load is over its threshold (default 2000). */
   intervalMs?: number;
+  /** ms between samples otherwise: an idle worker wakes less (default 5000, or intervalMs when that is given). */
+  idleIntervalMs?: number;
   overSecs?: number;
   underSecs?: number;
   hysteresis?: number;
@@ -52,6 +54,7 @@ export class ResourceMonitor {
   readonly throttle: Throttle;
   readonly #sampler: LoadSampler;
   readonly #intervalMs: number;
+  readonly #idleIntervalMs: number;
   readonly #ownJobRunning: () => boolean;
   readonly #onError: (error: unknown) => void;
   readonly #listeners = new Set<MonitorListener>();
@@ -71,14 +74,17 @@ export class ResourceMonitor {
     this.#mode = options.mode ?? "default";
     this.#overrides = validateOverrides(options.overrides);
     const intervalMs = options.intervalMs ?? 2000;
-    if (!Number.isFinite(intervalMs) || intervalMs <= 0) {
-      throw new ResourceConfigError(
-        "invalid_throttle_option",
-        "intervalMs",
-        `sample interval must be a positive number of ms (got ${intervalMs})`,
-      );
+    const idleIntervalMs = options.idleIntervalMs ?? options.intervalMs ?? 5000;
+    for (const [key, ms] of [
+      ["intervalMs", intervalMs],
+      ["idleIntervalMs", idleIntervalMs],
+    ] as const) {
+      if (!Number.isFinite(ms) || ms <= 0) {
+        throw new ResourceConfigError("invalid_throttle_option", key, `sample interval ${key} must be a positive number of ms (got ${ms})`);
+      }
     }
     this.#intervalMs = intervalMs;
+    this.#idleIntervalMs = Math.max(intervalMs, idleIntervalMs);
     const throttleOptions: ConstructorParameters<typeof Throttle>[0] = { thresholds: thresholdsFor(this.#mode, this.#overrides) };
     if (options.overSecs !== undefined) throttleOptions.overSecs = options.overSecs;
     if (options.underSecs !== undefined) throttleOptions.underSecs = options.underSecs;
@@ -100,7 +106,23 @@ export class ResourceMonitor {
     return this.#mode;
   }
 
-  /** Samples now, then every interval until stop(). The timer is unref'd. */
+  /**
+   * Idle: none of our jobs runs, and no load over its threshold is being timed towards throttling.
+   * Then the monitor samples every idleIntervalMs (GPU figures may be older); once a load goes over,
+   * every intervalMs, so a busy machine is throttled about overSecs after it is first seen. Once
+   * throttled, the 30 s calm window needs no fast samples.
+   */
+  isIdle(): boolean {
+    if (this.#ownJobRunning()) return false;
+    return this.throttle.state === "throttled" || this.throttle.overloaded.length === 0;
+  }
+
+  /** ms until the next scheduled sample, from isIdle(). */
+  nextIntervalMs(): number {
+    return this.isIdle() ? this.#idleIntervalMs : this.#intervalMs;
+  }
+
+  /** Samples now, then every nextIntervalMs() until stop(). The timer is unref'd. */
   start(): void {
     if (this.#running) return;
     this.#running = true;
@@ -213,7 +235,7 @@ export class ResourceMonitor {
   async #sample(): Promise<LoadReading | null> {
     let reading: LoadReading;
     try {
-      reading = await this.#sampler.sample();
+      reading = await this.#sampler.sample({ idle: this.isIdle() });
     } catch (error) {
       this.#sampleErrors++;
       this.#onError(error);
@@ -231,7 +253,7 @@ export class ResourceMonitor {
       this.#onError(error);
     }
     if (generation !== this.#generation) return;
-    this.#timer = setTimeout(() => void this.#tick(generation), this.#intervalMs);
+    this.#timer = setTimeout(() => void this.#tick(generation), this.nextIntervalMs());
     this.#timer.unref();
   }
 }

@@ -104,6 +104,25 @@ describe("SystemLoadSampler (fake machine)", () => {
     expect(m.calls.graphics).toBe(2);
   });
 
+  test("while the caller says idle, graphics() is kept for gpuIdleRefreshMs; busy again, the 5 s cache applies", async () => {
+    const m = new FakeMachine();
+    m.controllers = [{ ...NVIDIA, utilizationGpu: 10, memoryUsed: 1000, memoryTotal: 8000 }];
+    const { s } = sampler(m, { gpuIdleRefreshMs: 15_000 });
+    expect((await s.sample({ idle: true })).gpuPercent).toBe(10);
+    m.controllers = [{ ...NVIDIA, utilizationGpu: 95, memoryUsed: 1000, memoryTotal: 8000 }];
+    for (let i = 0; i < 2; i++) {
+      m.pass(5000);
+      expect((await s.sample({ idle: true })).gpuPercent).toBe(10); // 5 s, 10 s: still cached
+    }
+    expect(m.calls.graphics).toBe(1);
+    m.pass(5000);
+    expect((await s.sample({ idle: true })).gpuPercent).toBe(95); // 15 s
+    m.controllers = [{ ...NVIDIA, utilizationGpu: 50, memoryUsed: 1000, memoryTotal: 8000 }];
+    m.pass(5000);
+    expect((await s.sample()).gpuPercent).toBe(50); // not idle: 5 s is old enough
+    expect(m.calls.graphics).toBe(3);
+  });
+
   test("graphics() is cached for 5 s, however often we sample", async () => {
     const m = new FakeMachine();
     m.controllers = [{ ...NVIDIA, utilizationGpu: 40, memoryUsed: 1000, memoryTotal: 8000 }];

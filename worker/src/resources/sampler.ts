@@ -1,6 +1,7 @@
-// Load readings: the LoadSampler interface and a systeminformation sampler that leaves out our own load.
+// Load readings: the LoadSampler interface and the system sampler (/proc on Linux, systeminformation elsewhere) that leaves out our own load.
 import { cpus } from "node:os";
-import * as si from "systeminformation";
+import type * as si from "systeminformation";
+import { procSource } from "./system-source.ts";
 
 /** One look at the machine. Percentages are of the whole machine (all cores, all GPUs), 0–100. */
 export interface LoadReading {
@@ -20,8 +21,14 @@ export interface LoadReading {
   readonly gpuOwnExcluded?: boolean;
 }
 
+/** What the caller knows when it asks for a sample. */
+export interface SampleHint {
+  /** No job of ours runs and no load is over its threshold: slow-changing figures (GPU) may be older. */
+  idle?: boolean;
+}
+
 export interface LoadSampler {
-  sample(): Promise<LoadReading>;
+  sample(hint?: SampleHint): Promise<LoadReading>;
 }
 
 /** The systeminformation calls the sampler makes (a fake one in tests). */
@@ -33,10 +40,13 @@ export interface SystemInfoSource {
 
 export type GpuController = Pick<si.Systeminformation.GraphicsControllerData, "vendor" | "utilizationGpu" | "memoryUsed" | "memoryTotal">;
 
+/** systeminformation, loaded on first use (Linux samples without it, so it stays out of the idle heap). */
+const loadSi = () => import("systeminformation");
+
 export const systemInfo: SystemInfoSource = {
-  currentLoad: () => si.currentLoad(),
-  mem: () => si.mem(),
-  graphics: () => si.graphics(),
+  currentLoad: async () => (await loadSi()).currentLoad(),
+  mem: async () => (await loadSi()).mem(),
+  graphics: async () => (await loadSi()).graphics(),
 };
 
 export interface CpuTimes {
@@ -45,7 +55,13 @@ export interface CpuTimes {
   system: number;
 }
 
+/** The sampler's default source: /proc and nvidia-smi on Linux (no shell per sample), systeminformation elsewhere. */
+export function defaultSource(platform: NodeJS.Platform = process.platform): SystemInfoSource {
+  return platform === "linux" ? procSource() : systemInfo;
+}
+
 export interface SystemLoadSamplerOptions {
+  /** Default: defaultSource(). */
   source?: SystemInfoSource;
   /**
    * Our own GPU utilisation in percent of the machine, if the engine can tell (null = it cannot).
@@ -63,6 +79,8 @@ export interface SystemLoadSamplerOptions {
   monotonicMs?: () => number;
   /** Cache `graphics()` for this long, at least 5000 ms (default 5000; win32: 30000, it runs PowerShell). */
   gpuRefreshMs?: number;
+  /** While the caller says idle (`sample({ idle: true })`), cache it this long instead (default 15000; win32: 60000). */
+  gpuIdleRefreshMs?: number;
   /** When no controller reports load (no nvidia-smi, macOS, AMD/Intel), ask again only this often (default 300000). */
   gpuRetryMs?: number;
   /** First sample: wait this long between two CPU readings so the window is not "since boot" (default 250). */
@@ -106,7 +124,7 @@ export function gpuLoadFrom(controllers: readonly GpuController[]): GpuLoad | nu
   return { gpuPercent, vramUsedMb: anyTotal ? Math.round(used) : null, vramTotalMb: anyTotal ? Math.round(total) : null };
 }
 
-/** Samples CPU, memory and GPU load with systeminformation; cheap enough to call every 2 s. */
+/** Samples CPU, memory and GPU load (own CPU taken out); cheap enough to call every 2 s, GPU figures cached. */
 export class SystemLoadSampler implements LoadSampler {
   readonly #source: SystemInfoSource;
   readonly #ownGpuPercent: () => number | null;
@@ -115,15 +133,17 @@ export class SystemLoadSampler implements LoadSampler {
   readonly #now: () => number;
   readonly #mono: () => number;
   readonly #gpuRefreshMs: number;
+  readonly #gpuIdleRefreshMs: number;
   readonly #gpuRetryMs: number;
   readonly #primeMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
   #prevCpu: { times: CpuTimes; at: number } | null = null;
   #gpu: GpuLoad | null = null;
-  #gpuNextAt = Number.NEGATIVE_INFINITY;
+  /** Monotonic time the cached GPU figure was read (null: never asked). */
+  #gpuAt: number | null = null;
 
   constructor(options: SystemLoadSamplerOptions = {}) {
-    this.#source = options.source ?? systemInfo;
+    this.#source = options.source ?? defaultSource();
     this.#ownGpuPercent = options.ownGpuPercent ?? (() => null);
     this.#cpuUsage = options.cpuUsage ?? (() => process.cpuUsage());
     this.#cores = Math.max(1, options.cores ?? cpus().length);
@@ -131,12 +151,13 @@ export class SystemLoadSampler implements LoadSampler {
     this.#mono = options.monotonicMs ?? (() => performance.now());
     const defaultRefresh = process.platform === "win32" ? 30_000 : MIN_GPU_REFRESH_MS;
     this.#gpuRefreshMs = Math.max(MIN_GPU_REFRESH_MS, options.gpuRefreshMs ?? defaultRefresh);
+    this.#gpuIdleRefreshMs = Math.max(this.#gpuRefreshMs, options.gpuIdleRefreshMs ?? (process.platform === "win32" ? 60_000 : 15_000));
     this.#gpuRetryMs = Math.max(this.#gpuRefreshMs, options.gpuRetryMs ?? 300_000);
     this.#primeMs = options.primeMs ?? 250;
     this.#sleep = options.sleep ?? ((ms) => Bun.sleep(ms));
   }
 
-  async sample(): Promise<LoadReading> {
+  async sample(hint: SampleHint = {}): Promise<LoadReading> {
     if (this.#prevCpu === null) {
       // systeminformation's first currentLoad() averages since boot: open a fresh window first.
       await this.#source.currentLoad();
@@ -146,7 +167,7 @@ export class SystemLoadSampler implements LoadSampler {
     const load = await this.#source.currentLoad();
     const ownCpuPercent = this.#ownCpu();
     const mem = await this.#source.mem();
-    const gpu = await this.#gpuLoad();
+    const gpu = await this.#gpuLoad(hint.idle === true);
     const own = gpu === null ? null : this.#ownGpuPercent();
     const ownKnown = typeof own === "number" && Number.isFinite(own);
     return {
@@ -174,16 +195,19 @@ export class SystemLoadSampler implements LoadSampler {
     return clampPercent((cpuMs / (wallMs * this.#cores)) * 100);
   }
 
-  async #gpuLoad(): Promise<GpuLoad | null> {
+  async #gpuLoad(idle: boolean): Promise<GpuLoad | null> {
     const at = this.#mono();
-    if (at < this.#gpuNextAt) return this.#gpu;
+    if (this.#gpuAt !== null) {
+      const ttl = this.#gpu === null ? this.#gpuRetryMs : idle ? this.#gpuIdleRefreshMs : this.#gpuRefreshMs;
+      if (at < this.#gpuAt + ttl) return this.#gpu;
+    }
     try {
       const { controllers } = await this.#source.graphics();
       this.#gpu = gpuLoadFrom(controllers);
     } catch {
       this.#gpu = null;
     }
-    this.#gpuNextAt = at + (this.#gpu === null ? this.#gpuRetryMs : this.#gpuRefreshMs);
+    this.#gpuAt = at;
     return this.#gpu;
   }
 }

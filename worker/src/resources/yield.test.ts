@@ -160,6 +160,95 @@ describe("YieldWatcher", () => {
     expect(run.calls).toEqual([]);
   });
 
+  test("a probe with no reading is not run again for probeRetryMs (no process per check for a missing tool)", async () => {
+    const clock = { t: 0 };
+    let installed = false;
+    const run = fakeRunner({ "nvidia-smi": () => (installed ? ok("4242, 2048\n") : null) });
+    const xprop = { calls: 0, answer: null as boolean | null };
+    const w = new YieldWatcher({
+      gpuApps: true,
+      fullscreen: true,
+      quietSecs: 0,
+      run,
+      fullscreenProbe: async () => {
+        xprop.calls++;
+        return xprop.answer;
+      },
+      probeRetryMs: 60_000,
+      now: () => clock.t,
+    });
+    await w.check();
+    expect([run.calls.length, xprop.calls]).toEqual([1, 1]);
+    for (const t of [5_000, 30_000, 59_999]) {
+      clock.t = t;
+      await w.check();
+    }
+    expect([run.calls.length, xprop.calls]).toEqual([1, 1]);
+    installed = true;
+    xprop.answer = false;
+    clock.t = 60_000;
+    expect(await w.check()).toMatchObject({ yielding: true, causes: ["gpu_app"] });
+    expect(w.readings).toEqual({ gpu: true, fullscreen: true });
+    clock.t = 61_000;
+    await w.check(); // answering probes run on every check
+    expect([run.calls.length, xprop.calls]).toEqual([3, 3]);
+    clock.t = -10_000_000; // the clock set far back: a null answer is retried, not silenced for hours
+    xprop.answer = null;
+    await w.check();
+    clock.t = -10_000_000 - 3_600_000;
+    await w.check();
+    expect(xprop.calls).toBe(5);
+  });
+
+  test("checks every intervalMs while busy (a job runs or a model is loaded), else every idleIntervalMs", () => {
+    let busy = false;
+    const w = new YieldWatcher({ gpuApps: true, fullscreen: false, quietSecs: 0, run: fakeRunner({}), busy: () => busy });
+    const fast = process.platform === "win32" ? 10_000 : 5000;
+    expect(w.nextIntervalMs()).toBe(2 * fast);
+    busy = true;
+    expect(w.nextIntervalMs()).toBe(fast);
+    const given = new YieldWatcher({ gpuApps: true, fullscreen: false, quietSecs: 0, intervalMs: 100, busy: () => false });
+    expect(given.nextIntervalMs()).toBe(100);
+    const always = new YieldWatcher({ gpuApps: true, fullscreen: false, quietSecs: 0 });
+    expect(always.nextIntervalMs()).toBe(fast); // without busy(): always the documented interval
+  });
+
+  test("with every probe waiting to be retried, the next check is at the retry time (not while yielding)", async () => {
+    const clock = { t: 0 };
+    let full: boolean | null = null;
+    let apps: string | null = null;
+    const run = fakeRunner({ "nvidia-smi": () => (apps === null ? null : ok(apps)) });
+    const w = new YieldWatcher({
+      gpuApps: true,
+      fullscreen: true,
+      quietSecs: 30,
+      run,
+      fullscreenProbe: async () => full,
+      intervalMs: 5000,
+      idleIntervalMs: 10_000,
+      busy: () => false,
+      probeRetryMs: 60_000,
+      now: () => clock.t,
+    });
+    expect(w.nextIntervalMs()).toBe(10_000); // nothing tried yet
+    full = false;
+    await w.check(); // nvidia-smi missing, xprop answers
+    expect(w.nextIntervalMs()).toBe(10_000);
+    full = null;
+    clock.t = 20_000;
+    await w.check(); // now both wait: gpu until 60 s, full screen until 80 s
+    expect(w.nextIntervalMs()).toBe(40_000);
+    clock.t = 55_000;
+    expect(w.nextIntervalMs()).toBe(10_000); // never sooner than the idle interval
+    apps = "4242, 10\n";
+    clock.t = 60_000;
+    expect((await w.check()).yielding).toBe(true);
+    apps = null;
+    clock.t = 61_000;
+    await w.check(); // both wait again, but yielding: the quiet period is timed at the usual rate
+    expect(w.nextIntervalMs()).toBe(10_000);
+  });
+
   test("a bad quiet period is named", () => {
     expect(() => new YieldWatcher({ gpuApps: true, fullscreen: false, quietSecs: -1 })).toThrow(/yield_quiet_secs/);
   });

@@ -30,8 +30,14 @@ export interface YieldOptions {
   gpuProbe?: () => Promise<GpuProcess[] | null>;
   /** Default: the OS's probe through `run`; null = not detected on this OS. */
   fullscreenProbe?: FullscreenProbe | null;
-  /** ms between checks while started (default 5000; Windows 10000: PowerShell is slow to start). */
+  /** ms between checks while busy() (default 5000; Windows 10000: PowerShell is slow to start). */
   intervalMs?: number;
+  /** ms between checks otherwise (default twice the default intervalMs, or intervalMs when that is given). */
+  idleIntervalMs?: number;
+  /** Whether a job of ours runs or a model is loaded (default: always): only then is VRAM to free at once. */
+  busy?: () => boolean;
+  /** A probe with no reading (tool missing, no driver, no X) is tried again only after this long (default 60000). */
+  probeRetryMs?: number;
   now?: () => number;
 }
 
@@ -52,6 +58,11 @@ export class YieldWatcher {
   readonly #ownPids: ReadonlySet<number>;
   readonly #quietMs: number;
   readonly #intervalMs: number;
+  readonly #idleIntervalMs: number;
+  readonly #busy: () => boolean;
+  readonly #probeRetryMs: number;
+  /** When each probe may run again after answering null (absent: run it). */
+  readonly #retryAt: { gpu?: number; fullscreen?: number } = {};
   readonly #now: () => number;
   readonly #gpuProbe: () => Promise<GpuProcess[] | null>;
   readonly #fullscreenProbe: FullscreenProbe | null;
@@ -72,7 +83,11 @@ export class YieldWatcher {
     this.#gpuApps = options.gpuApps;
     this.#quietMs = options.quietSecs * 1000;
     this.#ownPids = new Set(options.ownPids ?? [process.pid]);
-    this.#intervalMs = options.intervalMs ?? (process.platform === "win32" ? 10_000 : 5000);
+    const defaultInterval = process.platform === "win32" ? 10_000 : 5000;
+    this.#intervalMs = options.intervalMs ?? defaultInterval;
+    this.#idleIntervalMs = Math.max(this.#intervalMs, options.idleIntervalMs ?? options.intervalMs ?? 2 * defaultInterval);
+    this.#busy = options.busy ?? (() => true);
+    this.#probeRetryMs = options.probeRetryMs ?? 60_000;
     this.#now = options.now ?? Date.now;
     const run = options.run ?? runCommand;
     this.#gpuProbe = options.gpuProbe ?? (() => foreignGpuProcesses(run, new Set()));
@@ -104,14 +119,32 @@ export class YieldWatcher {
     return this.#inFlight;
   }
 
-  /** Checks now and then every interval until stop(); the timer is unref'd. */
+  /**
+   * ms until the next scheduled check: intervalMs while busy(), else idleIntervalMs; when every
+   * probe is waiting out probeRetryMs (no tool here) and nothing is being yielded to, the retry time.
+   */
+  nextIntervalMs(): number {
+    const base = this.#busy() ? this.#intervalMs : this.#idleIntervalMs;
+    if (this.#state.yielding) return base;
+    const waits: number[] = [];
+    if (this.#gpuApps) waits.push(this.#retryWaitMs("gpu"));
+    if (this.#fullscreenProbe) waits.push(this.#retryWaitMs("fullscreen"));
+    return waits.length ? Math.max(base, Math.min(...waits)) : base;
+  }
+
+  #retryWaitMs(name: "gpu" | "fullscreen"): number {
+    const retryAt = this.#retryAt[name];
+    return retryAt === undefined ? 0 : Math.min(this.#probeRetryMs, Math.max(0, retryAt - this.#now()));
+  }
+
+  /** Checks now and then every nextIntervalMs() until stop(); the timer is unref'd. */
   start(): void {
     if (this.#timer !== null || !this.enabled) return;
     const generation = ++this.#generation;
     const tick = async () => {
       await this.check().catch(() => {});
       if (generation !== this.#generation) return;
-      this.#timer = setTimeout(() => void tick(), this.#intervalMs);
+      this.#timer = setTimeout(() => void tick(), this.nextIntervalMs());
       this.#timer.unref();
     };
     this.#timer = setTimeout(() => void tick(), 0);
@@ -129,18 +162,28 @@ export class YieldWatcher {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Runs a probe unless it had no reading less than probeRetryMs ago (no process spawned for a missing tool). */
+  async #probe<T>(name: "gpu" | "fullscreen", probe: () => Promise<T | null>): Promise<T | null> {
+    const retryAt = this.#retryAt[name];
+    // (a clock set back by more than probeRetryMs does not silence the probe for longer)
+    if (retryAt !== undefined && this.#now() < retryAt && retryAt - this.#now() <= this.#probeRetryMs) return null;
+    const answer = await probe().catch(() => null);
+    this.readings[name] = answer !== null;
+    if (answer === null) this.#retryAt[name] = this.#now() + this.#probeRetryMs;
+    else delete this.#retryAt[name];
+    return answer;
+  }
+
   async #check(): Promise<YieldState> {
     const causes: YieldCause[] = [];
     let foreign: GpuProcess[] = [];
     if (this.#gpuApps) {
-      const apps = await this.#gpuProbe().catch(() => null);
-      this.readings.gpu = apps !== null;
+      const apps = await this.#probe("gpu", this.#gpuProbe);
       foreign = (apps ?? []).filter((p) => !this.#ownPids.has(p.pid));
       if (foreign.length > 0) causes.push("gpu_app");
     }
     if (this.#fullscreenProbe) {
-      const full = await this.#fullscreenProbe().catch(() => null);
-      this.readings.fullscreen = full !== null;
+      const full = await this.#probe("fullscreen", this.#fullscreenProbe);
       if (full === true) causes.push("fullscreen");
     }
     const now = this.#now();
