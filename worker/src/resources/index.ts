@@ -32,15 +32,28 @@ export { type HeartbeatLoad, type MonitorListener, ResourceMonitor, type Resourc
 export {
   type CpuTimes,
   clampPercent,
+  defaultSource,
   type GpuController,
   gpuLoadFrom,
   type LoadReading,
   type LoadSampler,
+  type SampleHint,
   type SystemInfoSource,
   SystemLoadSampler,
   type SystemLoadSamplerOptions,
   systemInfo,
 } from "./sampler.ts";
+export {
+  type CpuTotals,
+  cpuPercentBetween,
+  NVIDIA_SMI_GPU_QUERY,
+  nvidiaControllers,
+  type ProcSourceOptions,
+  parseGpuQuery,
+  parseMeminfo,
+  parseProcStat,
+  procSource,
+} from "./system-source.ts";
 export {
   type LoadKind,
   Throttle,
