@@ -6,6 +6,7 @@ import type { Server } from "bun";
 import { Elysia } from "elysia";
 import postgres from "postgres";
 import { errorHandling } from "./api/app.ts";
+import { tooLarge } from "./api/body.ts";
 import { jobRoutes } from "./api/jobs/index.ts";
 import { openAiRoutes } from "./api/openai/index.ts";
 import { bodyLimit } from "./api/openai/service.ts";
@@ -230,13 +231,19 @@ export async function startCoordinator(
     )
     .use(enrolmentRoutes({ repo, pki, workerUrl: () => workerUrl }));
   // (the dashboard's clientIp above reads `api` per request, after this line has run)
+  const maxBody = bodyLimit({ maxPromptChars: config.maxPromptChars, maxTokens: config.maxTokens });
   const api: Server<undefined> = Bun.serve({
     hostname: config.apiHost,
     port: config.apiPort,
-    fetch: (req) => app.handle(req),
+    // a last line behind the per-route caps: no declared body larger than the largest allowed request is read
+    // (Bun's own maxRequestBodySize would answer first, without the OpenAI-shaped error)
+    fetch: (req) => {
+      const declared = Number(req.headers.get("content-length") ?? 0);
+      // the client API and enrolment check their own (smaller) caps after the key or token
+      const ownCap = /^\/(v1|api\/v1)\//.test(new URL(req.url).pathname);
+      return declared > maxBody && !ownCap ? tooLarge(maxBody, `${declared.toLocaleString("en-US")} bytes`).response() : app.handle(req);
+    },
     idleTimeout: 0,
-    // a last line behind the per-route caps (which answer 413 in the OpenAI shape first): no route reads more
-    maxRequestBodySize: bodyLimit({ maxPromptChars: config.maxPromptChars, maxTokens: config.maxTokens }) + 65_536,
   });
   const apiUrl = config.publicUrl || `http://${hostForUrl(config.apiHost)}:${api.port}`;
   log("info", `coordinator ${instanceId}: API ${apiUrl}, workers ${workerUrl}, database ${repo.dialect}`);

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { connect } from "node:net";
 import { MAX_FRAME_BYTES } from "@gogrid/protocol";
 import { hashSecret } from "../../src/api/auth.ts";
+import { bodyLimit } from "../../src/api/openai/service.ts";
+import { SETTINGS } from "../../src/config/settings.ts";
 import { MAX_REGISTER_BODY_BYTES } from "../../src/enrolment/index.ts";
 import { createCsr, createWorkerKeyPair } from "../../src/pki/index.ts";
 import { enrolmentToken, start } from "../harness.ts";
@@ -147,5 +149,20 @@ describe("enrolment: oversize bodies", () => {
     const row = (await c.repo.listEnrolmentTokens()).find((t) => t.tokenHash === hashSecret(token));
     expect(row?.usedAt).toBeNull();
     await enrol(c.apiUrl, token); // still good
+  });
+});
+
+describe("API port: routes without a cap of their own", () => {
+  test("a declared body over the largest allowed request is refused with an OpenAI-shaped 413, unread", async () => {
+    const big = new Uint8Array(
+      bodyLimit({ maxPromptChars: SETTINGS.maxPromptChars.default, maxTokens: SETTINGS.maxTokens.default }) + 1024,
+    );
+    for (const path of ["/dashboard/login", "/healthz", "/nothing-here"]) {
+      const res = await fetch(`${c.apiUrl}${path}`, { method: "POST", body: big });
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("request_too_large");
+    }
+    // a small body still reaches the route
+    expect((await fetch(`${c.apiUrl}/healthz`)).status).toBe(200);
   });
 });

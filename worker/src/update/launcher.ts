@@ -51,7 +51,9 @@ export async function superviseRelease(
   let hung = false;
   const watchdog = setInterval(() => {
     const p = store.read().pending;
-    if (p?.version === target.version && Date.now() > p.deadline + (o.graceMs ?? 5000)) {
+    // trial over (it registered): nothing more to watch for the rest of its life
+    if (p?.version !== target.version) return clearInterval(watchdog);
+    if (Date.now() > p.deadline + (o.graceMs ?? 5000)) {
       hung = true;
       o.log("warn", `release ${target.version} did not finish its trial in time: stopping it`);
       child.kill("SIGKILL");
