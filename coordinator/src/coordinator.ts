@@ -271,6 +271,7 @@ export async function startCoordinator(
       await reconciling;
       releases.stop();
       unsubscribe();
+      scheduler.close();
       await audit.close();
       jobs.close();
       await api.stop(true);
