@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { LLAMA_PACKAGE_VERSION, platformVariants } from "../native/src/library.ts";
+import { isSemVer } from "../protocol/src/release/index.ts";
 import { HELPER_NAMES } from "../tray/src/helper-names.ts";
 
 const root = resolve(import.meta.dir, "..");
@@ -235,7 +236,7 @@ if (import.meta.main) {
     );
     process.exit(0);
   }
-  if (values.version !== undefined && !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(values.version)) {
+  if (values.version !== undefined && !isSemVer(values.version)) {
     console.error(`--version "${values.version}" is not a semantic version like 1.2.3`);
     process.exit(2);
   }

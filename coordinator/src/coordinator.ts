@@ -240,8 +240,8 @@ export async function startCoordinator(
     fetch: (req) => {
       const declared = Number(req.headers.get("content-length") ?? 0);
       // the client API and enrolment check their own (smaller) caps after the key or token
-      const ownCap = /^\/(v1|api\/v1)\//.test(new URL(req.url).pathname);
-      return declared > maxBody && !ownCap ? tooLarge(maxBody, `${declared.toLocaleString("en-US")} bytes`).response() : app.handle(req);
+      if (declared <= maxBody || /^\/(v1|api\/v1)\//.test(new URL(req.url).pathname)) return app.handle(req);
+      return tooLarge(maxBody, `${declared.toLocaleString("en-US")} bytes`).response();
     },
     idleTimeout: 0,
   });

@@ -1,7 +1,8 @@
 // Publishing a release: copies the built workers, makes VCDIFF deltas from the previous release, signs the manifest.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { type ManifestBody, type PlatformBuild, ReleaseChannel, signBody } from "../../protocol/src/release/index.ts";
+import { isSemVer, type ManifestBody, type PlatformBuild, ReleaseChannel, signBody } from "../../protocol/src/release/index.ts";
+import { sha256File } from "../../worker/src/update/fetch-verified.ts";
 import { readHexKey } from "./keys.ts";
 
 export interface PublishOptions {
@@ -23,14 +24,6 @@ export interface PublishedPlatform {
   size: number;
   delta_size: number | null;
   delta_from: string | null;
-}
-
-const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
-
-export async function sha256File(path: string): Promise<string> {
-  const h = new Bun.CryptoHasher("sha256");
-  for await (const chunk of Bun.file(path).stream()) h.update(chunk);
-  return h.digest("hex");
 }
 
 /** The worker builds under dist/bin, keyed by platform (`linux-x64`, `windows-x64-gpu` ...). */
@@ -88,7 +81,7 @@ export async function publish(o: PublishOptions): Promise<{ manifest: ManifestBo
   if (!(ReleaseChannel.anyOf as { const: string }[]).some((c) => c.const === o.channel)) {
     throw new Error(`--channel "${o.channel}" is not valid: stable, beta or dev`);
   }
-  if (!SEMVER.test(o.version)) throw new Error(`--version "${o.version}" is not a semantic version like 1.2.3`);
+  if (!isSemVer(o.version)) throw new Error(`--version "${o.version}" is not a semantic version like 1.2.3`);
   if (!Number.isInteger(o.rolloutPercent) || o.rolloutPercent < 1 || o.rolloutPercent > 100) {
     throw new Error(`--rollout ${o.rolloutPercent} is not valid: a percentage from 1 to 100`);
   }

@@ -2,6 +2,7 @@
 export { canonicalBytes, canonicalJson } from "./canonical.ts";
 export { type UpdateRefusalCode, UpdateRefused } from "./errors.ts";
 export {
+  isSemVer,
   type KeySetBody,
   KeySetEnvelope,
   type ManifestBody,

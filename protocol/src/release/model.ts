@@ -1,5 +1,6 @@
 // Signed release metadata: the key set (signed by the root key) and a channel's manifest (signed by a release key).
 import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
 import { SemVer, Sha256 } from "../messages/common.ts";
 
 /** 64 lowercase hex characters: an Ed25519 public key. */
@@ -16,6 +17,9 @@ export const Signature = Type.Object(
   { additionalProperties: false },
 );
 export type Signature = Static<typeof Signature>;
+
+/** A semantic version as the protocol accepts it (1.2.3, 1.2.3-beta.1). */
+export const isSemVer = (v: string): boolean => Value.Check(SemVer, v);
 
 /** Release channels a worker can follow. */
 export const ReleaseChannel = Type.Union([Type.Literal("stable"), Type.Literal("beta"), Type.Literal("dev")]);

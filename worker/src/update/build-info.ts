@@ -1,6 +1,5 @@
 // What this build is: version, platform key, and the update root keys (fixed at `bun build --compile` time).
 import { platformKey } from "@gogrid/protocol/release";
-import { WORKER_VERSION } from "../version.ts";
 
 /** True inside a `bun build --compile` binary (its entry lives in Bun's embedded file system). */
 export function isCompiled(): boolean {
@@ -22,8 +21,4 @@ export function rootPublicKeys(): string[] {
 /** The release platform this binary was built for (`linux-x64`, `windows-x64-gpu` ...). */
 export function buildPlatform(): string {
   return process.env.GOGRID_BUILD_PLATFORM || platformKey(process.platform, process.arch);
-}
-
-export function buildVersion(): string {
-  return WORKER_VERSION;
 }

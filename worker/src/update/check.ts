@@ -25,18 +25,10 @@ export type CheckResult =
   | { kind: "known_bad"; version: string }
   | { kind: "update"; manifest: ManifestBody; build: PlatformBuild; base: string };
 
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new UpdateRefused("bad_document", `the ${what} is not JSON`);
-  }
-}
-
 export async function checkForUpdate(o: CheckOptions): Promise<CheckResult> {
   const state = o.store.read();
   const keysUrl = new URL("../keys.json", o.manifestUrl).href;
-  const keys = await verifyKeySet(parseJson(await fetchDocument(keysUrl, o), "release key set"), o.rootKeys, {
+  const keys = await verifyKeySet(await fetchDocument(keysUrl, o), o.rootKeys, {
     now: o.now,
     minVersion: state.keyset_version,
   });
@@ -45,7 +37,7 @@ export async function checkForUpdate(o: CheckOptions): Promise<CheckResult> {
       .filter((v): v is string => !!v)
       .sort(Bun.semver.order)
       .pop() ?? null;
-  const manifest = await verifyManifest(parseJson(await fetchDocument(o.manifestUrl, o), "release manifest"), keys, {
+  const manifest = await verifyManifest(await fetchDocument(o.manifestUrl, o), keys, {
     now: o.now,
     channel: o.channel,
     highestSeen: highest,

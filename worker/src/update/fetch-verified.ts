@@ -1,8 +1,10 @@
-// Downloads that cannot run away: a byte cap while streaming, the declared size and SHA-256 checked before use.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+// Release downloads that cannot run away: a byte cap while streaming, the declared size and SHA-256 checked before use.
+import { renameSync, rmSync } from "node:fs";
 import { UpdateRefused } from "@gogrid/protocol/release";
+import { ModelTooLargeError } from "../models/errors.ts";
+import { type FetchLike, transferHttp } from "../models/transfer.ts";
 
-export type FetchLike = (url: string, init: RequestInit & { tls?: BunFetchRequestInitTLS }) => Promise<Response>;
+export type { FetchLike };
 
 export interface Source {
   fetchImpl: FetchLike;
@@ -43,43 +45,38 @@ export async function fetchDocument(url: string, src: Source, maxBytes = 1 << 20
 }
 
 /**
- * Streams `url` into `dest` (via dest.partial): stops as soon as more than `size` bytes arrive, then checks the
- * size and SHA-256. On any failure nothing is left at `dest`.
+ * Streams `url` into `dest` through the model downloader's transfer (resumed with Range, stopped as soon as
+ * more than `size` bytes arrive), then checks the size and SHA-256. On any refusal nothing is left at `dest`.
  */
 export async function downloadFile(url: string, want: { size: number; sha256: string }, dest: string, src: Source): Promise<void> {
-  const partial = `${dest}.partial`;
-  const res = await get(url, src);
-  const hash = new Bun.CryptoHasher("sha256");
-  const fd = openSync(partial, "w", 0o600);
-  let n = 0;
+  const partialPath = `${dest}.partial`;
+  let got: { bytes: number; sha256: string };
   try {
-    for await (const chunk of res.body ?? new ReadableStream<Uint8Array>()) {
-      n += chunk.byteLength;
-      if (n > want.size) {
-        await res.body?.cancel().catch(() => {});
-        throw new UpdateRefused("too_large", `${url} sent more than the ${want.size} bytes the manifest declares: stopped`);
-      }
-      hash.update(chunk);
-      writeSync(fd, chunk);
-    }
-    fsyncSync(fd);
+    got = await transferHttp({
+      source: url,
+      partialPath,
+      maxSize: want.size,
+      signal: src.signal ?? new AbortController().signal,
+      onBytes: () => {},
+      fetchImpl: src.fetchImpl,
+      tls: src.tls,
+      idleTimeoutMs: undefined,
+    });
   } catch (e) {
-    closeSync(fd);
-    rmSync(partial, { force: true });
-    if (e instanceof UpdateRefused) throw e;
+    if (e instanceof ModelTooLargeError) {
+      throw new UpdateRefused("too_large", `${url} sent more than the ${want.size} bytes the manifest declares: stopped`);
+    }
     throw new UpdateRefused("download_failed", `download of ${url} failed: ${(e as Error).message}`);
   }
-  closeSync(fd);
-  if (n !== want.size) {
-    rmSync(partial, { force: true });
-    throw new UpdateRefused("size_mismatch", `${url} is ${n} bytes, the manifest declares ${want.size}`);
+  if (got.bytes !== want.size) {
+    rmSync(partialPath, { force: true });
+    throw new UpdateRefused("size_mismatch", `${url} is ${got.bytes} bytes, the manifest declares ${want.size}`);
   }
-  const got = hash.digest("hex");
-  if (got !== want.sha256) {
-    rmSync(partial, { force: true });
-    throw new UpdateRefused("hash_mismatch", `${url} has SHA-256 ${got}, the manifest declares ${want.sha256}`);
+  if (got.sha256 !== want.sha256) {
+    rmSync(partialPath, { force: true });
+    throw new UpdateRefused("hash_mismatch", `${url} has SHA-256 ${got.sha256}, the manifest declares ${want.sha256}`);
   }
-  renameSync(partial, dest);
+  renameSync(partialPath, dest);
 }
 
 export async function sha256File(path: string): Promise<string> {

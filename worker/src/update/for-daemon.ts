@@ -1,7 +1,8 @@
 // The daemon's updater: settings from config.toml and the build, the rest from the daemon's callbacks.
 import type { WorkerConfig } from "../config.ts";
 import type { WorkerPaths } from "../paths.ts";
-import { buildPlatform, buildVersion, isCompiled, rootPublicKeys } from "./build-info.ts";
+import { WORKER_VERSION } from "../version.ts";
+import { buildPlatform, isCompiled, rootPublicKeys } from "./build-info.ts";
 import { UpdateStore } from "./state.ts";
 import type { UpdaterOptions } from "./updater.ts";
 
@@ -13,7 +14,7 @@ export function daemonUpdaterOptions(config: WorkerConfig, paths: WorkerPaths, d
     store: new UpdateStore(paths.updatesDir),
     enabled: () => config.worker.enable_auto_update,
     channel: () => config.worker.update_channel,
-    version: buildVersion(),
+    version: WORKER_VERSION,
     platform: buildPlatform(),
     rootKeys: rootPublicKeys(),
     currentBinary: isCompiled() ? process.execPath : null,

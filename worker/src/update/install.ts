@@ -30,9 +30,8 @@ export function installStaged(
 /** Drops installed releases other than the current and previous ones. */
 export function prune(store: UpdateStore, s: UpdateState): void {
   const keep = new Set([s.current?.version, s.previous?.version].filter(Boolean));
-  const root = store.versionDir("x").slice(0, -2);
-  if (!existsSync(root)) return;
-  for (const v of readdirSync(root)) if (!keep.has(v)) rmSync(store.versionDir(v), { recursive: true, force: true });
+  if (!existsSync(store.versionsDir)) return;
+  for (const v of readdirSync(store.versionsDir)) if (!keep.has(v)) rmSync(store.versionDir(v), { recursive: true, force: true });
 }
 
 function syncDir(dir: string): void {

@@ -48,8 +48,12 @@ export class UpdateStore {
     return join(this.dir, "state.json");
   }
 
+  get versionsDir(): string {
+    return join(this.dir, "versions");
+  }
+
   versionDir(version: string): string {
-    return join(this.dir, "versions", version);
+    return join(this.versionsDir, version);
   }
 
   binaryPath(version: string, platform = process.platform): string {
