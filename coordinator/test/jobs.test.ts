@@ -171,8 +171,8 @@ for (const dialect of dialects) {
             { text: "stale", finishReason: "stop", promptTokens: 1, completionTokens: 1 },
             Date.now(),
           )
-        : true;
-      expect(late).toBe(false);
+        : "no job";
+      expect(late).toBeNull();
       expect((await c.repo.getJob(job?.id as string))?.resultText).toBe(reply("retry me"));
     });
 

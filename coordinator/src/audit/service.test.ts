@@ -211,7 +211,7 @@ describe("AuditService (simulated grid)", () => {
     await sim.repo.enqueueJob({ id: "late", apiKeyId: "k", model: "m", request: {}, timeoutMs: 1, originInstance: null, now: 1 });
     const held = await sim.repo.leaseJob("late", { workerId: "cheat", models: ["m"], now: 1, leaseMs: 10_000, fence: "f-late" });
     const result = { text: "x", finishReason: "stop", promptTokens: 1, completionTokens: 1 };
-    expect(await sim.repo.completeJob("late", held?.fence as string, result, 2)).toBe(true);
+    expect((await sim.repo.completeJob("late", held?.fence as string, result, 2))?.status).toBe("completed");
     expect(await creditCompletedJob(sim.repo, { id: "late" }, "cheat", 3)).toMatchObject({ credited: false, reason: "quarantined" });
     const honestJob = jobs.find((j) => j.purpose === "client" && j.workerId === "honest" && j.status === "completed") as JobRow;
     expect(await creditCompletedJob(sim.repo, honestJob, "honest", 1)).toMatchObject({ credited: true });

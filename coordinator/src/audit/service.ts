@@ -49,7 +49,7 @@ export class AuditService {
     this.startedAt = this.now();
     this.unsubscribe = bus.subscribe((e) => {
       if (e.kind !== "job_finished" || this.closed) return;
-      const p = this.onJobFinished(e.jobId).catch((err) => {
+      const p = this.onJobFinished(e.jobId, e.job).catch((err) => {
         if (!this.closed) this.warn(`audit of job ${e.jobId}: ${err}`);
       });
       this.inflight.add(p);
@@ -85,8 +85,8 @@ export class AuditService {
   }
 
   /** A job reached a final state (any instance may call this; every step is compare-and-set). */
-  async onJobFinished(jobId: string): Promise<void> {
-    const job = await this.repo.getJob(jobId);
+  async onJobFinished(jobId: string, finished?: JobRow): Promise<void> {
+    const job = finished?.id === jobId ? finished : await this.repo.getJob(jobId);
     if (!job || !FINAL.has(job.status)) return;
     if (job.purpose === "client") {
       const audit = this.mayBeAudited(job) ? await this.repo.getAudit(job.id) : null;

@@ -8,7 +8,7 @@ import * as ledger from "./ledger-query.ts";
 import * as auditOps from "./pg-audits.ts";
 import type { Db } from "./pg-jobs.ts";
 import * as jobOps from "./pg-jobs.ts";
-import * as leaseOps from "./pg-lease.ts";
+import { type CreditOutcome, PgHotPath } from "./pg-lease.ts";
 import type {
   ApiKeyRow,
   CertificateRow,
@@ -75,10 +75,14 @@ export class PgRepository implements Repository {
   readonly dialect = "postgres" as const;
   #closed = false;
 
+  private readonly hot: PgHotPath;
+
   constructor(
     private readonly db: Db,
     private readonly client: Sql,
-  ) {}
+  ) {
+    this.hot = new PgHotPath(db, client);
+  }
 
   // workers
 
@@ -90,9 +94,8 @@ export class PgRepository implements Repository {
     return rows.toWorker(created!);
   }
 
-  async getWorker(nodeId: string): Promise<WorkerRow | null> {
-    const [row] = await this.db.select().from(workers).where(eq(workers.nodeId, nodeId));
-    return row ? rows.toWorker(row) : null;
+  getWorker(nodeId: string): Promise<WorkerRow | null> {
+    return this.hot.getWorker(nodeId);
   }
 
   async listWorkers(): Promise<WorkerRow[]> {
@@ -221,9 +224,8 @@ export class PgRepository implements Repository {
     await this.db.insert(models).values(row).onConflictDoUpdate({ target: models.id, set: changes });
   }
 
-  async getModel(id: string): Promise<ModelRow | null> {
-    const [row] = await this.db.select().from(models).where(eq(models.id, id));
-    return row ? rows.toModel(row) : null;
+  getModel(id: string): Promise<ModelRow | null> {
+    return this.hot.getModel(id);
   }
 
   async listModels(): Promise<ModelRow[]> {
@@ -237,11 +239,11 @@ export class PgRepository implements Repository {
   // jobs: the queue itself lives in pg-jobs.ts
 
   enqueueJob(job: NewJob): Promise<JobRow> {
-    return jobOps.enqueueJob(this.db, job);
+    return this.hot.enqueueJob(job);
   }
 
   getJob(id: string): Promise<JobRow | null> {
-    return jobOps.getJob(this.db, id);
+    return this.hot.getJob(id);
   }
 
   listJobs(filter: JobFilter = {}): Promise<JobRow[]> {
@@ -253,19 +255,19 @@ export class PgRepository implements Repository {
   }
 
   leaseNextJob(req: LeaseRequest): Promise<JobRow | null> {
-    return leaseOps.leaseNextJob(this.db, req);
+    return this.hot.leaseNextJob(req);
   }
 
   leaseJob(jobId: string, req: LeaseRequest): Promise<JobRow | null> {
-    return leaseOps.leaseJob(this.db, jobId, req);
+    return this.hot.leaseJob(jobId, req);
   }
 
   extendLease(jobId: string, fence: string, until: number): Promise<boolean> {
-    return jobOps.extendLease(this.db, jobId, fence, until);
+    return this.hot.extendLease(jobId, fence, until);
   }
 
-  completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<boolean> {
-    return leaseOps.completeJob(this.db, jobId, fence, result, now);
+  completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<JobRow | null> {
+    return this.hot.completeJob(jobId, fence, result, now);
   }
 
   failAttempt(
@@ -291,7 +293,7 @@ export class PgRepository implements Repository {
   }
 
   countJobs(status: JobStatus): Promise<number> {
-    return jobOps.countJobs(this.db, status);
+    return this.hot.countJobs(status);
   }
 
   countOnlineWorkers(): Promise<number> {
@@ -299,7 +301,7 @@ export class PgRepository implements Repository {
   }
 
   hasPlacedJobs(now: number): Promise<boolean> {
-    return jobOps.hasPlacedJobs(this.db, now);
+    return this.hot.hasPlacedJobs(now);
   }
 
   // prices and earnings
@@ -315,9 +317,8 @@ export class PgRepository implements Repository {
       });
   }
 
-  async getPrice(modelId: string): Promise<PriceRow | null> {
-    const [row] = await this.db.select().from(prices).where(eq(prices.modelId, modelId));
-    return row ? rows.toPrice(row) : null;
+  getPrice(modelId: string): Promise<PriceRow | null> {
+    return this.hot.getPrice(modelId);
   }
 
   async listPrices(): Promise<PriceRow[]> {
@@ -326,6 +327,10 @@ export class PgRepository implements Repository {
 
   async creditLedger(entry: LedgerEntry): Promise<boolean> {
     return (await this.db.insert(earningsLedger).values(entry).onConflictDoNothing().returning({ jobId: earningsLedger.jobId })).length > 0;
+  }
+
+  creditJob(entry: Omit<LedgerEntry, "ownerId">, apiKeyId: string | null): Promise<CreditOutcome> {
+    return this.hot.creditJob(entry, apiKeyId);
   }
 
   async ledgerTotals(filter: LedgerFilter): Promise<LedgerTotals> {

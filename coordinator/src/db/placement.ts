@@ -1,6 +1,5 @@
 // Where a job may run (issue 9): one target worker, workers it avoids, one worker class, no quarantine; both dialects.
 import { type AnyColumn, type SQL, sql } from "drizzle-orm";
-import type { LeaseRequest } from "./repository.ts";
 
 export interface PlacementColumns {
   targetWorker: AnyColumn;
@@ -13,14 +12,24 @@ export function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** The jobs `req.workerId` may lease: no target or itself, not avoided, no class or its class. */
-export function placementWhere(t: PlacementColumns, req: Pick<LeaseRequest, "workerId" | "workerClass">): SQL {
-  const member = `%,${likeLiteral(req.workerId)},%`;
-  const cls =
-    req.workerClass === undefined
-      ? sql`${t.workerClass} is null`
-      : sql`(${t.workerClass} is null or ${t.workerClass} = ${req.workerClass})`;
-  return sql`(${t.targetWorker} is null or ${t.targetWorker} = ${req.workerId}) and (${t.avoidWorkers} is null or ${t.avoidWorkers} not like ${member} escape '\\') and ${cls}`;
+/** The LIKE pattern that finds `workerId` in an avoid list (",a,b,"). */
+export function memberPattern(workerId: string): string {
+  return `%,${likeLiteral(workerId)},%`;
+}
+
+/** A lease's worker as values or placeholders: its id, its class (null: none), memberPattern(id). */
+export interface PlacementParams {
+  workerId: unknown;
+  workerClass: unknown;
+  member: unknown;
+}
+
+/**
+ * The jobs a worker may lease: no target or itself, not avoided, no class or its class (a worker
+ * without a class, NULL, matches only jobs without one: `= NULL` is never true).
+ */
+export function placementWhere(t: PlacementColumns, w: PlacementParams): SQL {
+  return sql`(${t.targetWorker} is null or ${t.targetWorker} = ${w.workerId}) and (${t.avoidWorkers} is null or ${t.avoidWorkers} not like ${w.member} escape '\\') and (${t.workerClass} is null or ${t.workerClass} = ${w.workerClass})`;
 }
 
 export interface WorkerStateColumns {
@@ -31,7 +40,7 @@ export interface WorkerStateColumns {
 }
 
 /** The lease's guard: no job for a worker while it is quarantined (unknown workers are not refused here). */
-export function notQuarantined(w: WorkerStateColumns & { _: { name: string } }, workerId: string): SQL {
+export function notQuarantined(w: WorkerStateColumns & { _: { name: string } }, workerId: unknown): SQL {
   return sql`not exists (select 1 from ${w} where ${w.nodeId} = ${workerId} and ${w.quarantinedAt} is not null)`;
 }
 

@@ -342,8 +342,8 @@ export interface Repository {
   leaseJob(jobId: string, req: LeaseRequest): Promise<JobRow | null>;
   /** Extends the lease if `fence` is still current. */
   extendLease(jobId: string, fence: string, until: number): Promise<boolean>;
-  /** Completes the job if `fence` is still current; false (and no change) for a stale fence. */
-  completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<boolean>;
+  /** Completes the job if `fence` is still current and returns it; null (and no change) for a stale fence. */
+  completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<JobRow | null>;
   /**
    * Ends the current attempt as failed if `fence` is current: back to queued with
    * availableAt = retryAt while attempts < maxAttempts, else status dead (dead-letter).
@@ -363,6 +363,12 @@ export interface Repository {
   listPrices(): Promise<PriceRow[]>;
   /** Inserts the entry unless one exists for the job; true when inserted. */
   creditLedger(entry: LedgerEntry): Promise<boolean>;
+  /**
+   * Credits a job to its worker in one atomic step: the entry (its ownerId is the worker's
+   * owner, null for an unknown worker) unless the worker is quarantined or the job already has
+   * one, and when inserted the API key `apiKeyId` (if any) gets the same tokens and amount.
+   */
+  creditJob(entry: Omit<LedgerEntry, "ownerId">, apiKeyId: string | null): Promise<"credited" | "already_credited" | "quarantined">;
   ledgerTotals(filter: LedgerFilter): Promise<LedgerTotals>;
   /**
    * Credits per calendar day, days taken in a time zone `tzOffsetMinutes` east of UTC

@@ -1,4 +1,6 @@
 // Postgres tables (drizzle-orm/pg-core); keep column names and meaning identical to schema-sqlite.ts.
+
+import { sql } from "drizzle-orm";
 import { bigint, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { ATTEMPT_OUTCOMES, AUDIT_KINDS, AUDIT_STATUSES, JOB_PURPOSES, JOB_STATUSES, WORKER_STATUSES } from "./enums.ts";
 
@@ -128,6 +130,8 @@ export const jobs = pgTable(
     index("jobs_lease_expiry_idx").on(t.status, t.leaseExpiresAt),
     index("jobs_worker_idx").on(t.workerId),
     index("jobs_created_idx").on(t.createdAt),
+    // hasPlacedJobs: queued jobs placed by worker, without walking the whole queue
+    index("jobs_placed_idx").on(t.status, t.availableAt).where(sql`${t.targetWorker} is not null or ${t.avoidWorkers} is not null`),
   ],
 );
 

@@ -127,6 +127,8 @@ export const jobs = sqliteTable(
     index("jobs_lease_expiry_idx").on(t.status, t.leaseExpiresAt),
     index("jobs_worker_idx").on(t.workerId),
     index("jobs_created_idx").on(t.createdAt),
+    // hasPlacedJobs: queued jobs placed by worker, without walking the whole queue
+    index("jobs_placed_idx").on(t.status, t.availableAt).where(sql`${t.targetWorker} is not null or ${t.avoidWorkers} is not null`),
   ],
 );
 

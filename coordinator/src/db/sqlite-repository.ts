@@ -61,14 +61,65 @@ export function openSqliteRepository(path: string): SqliteRepository {
   }
 }
 
+const p = sql.placeholder;
+
+function hotStatements(db: Db) {
+  return {
+    worker: db
+      .select()
+      .from(workers)
+      .where(eq(workers.nodeId, p("nodeId")))
+      .prepare(),
+    model: db
+      .select()
+      .from(models)
+      .where(eq(models.id, p("id")))
+      .prepare(),
+    price: db
+      .select()
+      .from(prices)
+      .where(eq(prices.modelId, p("modelId")))
+      .prepare(),
+    credit: db
+      .insert(earningsLedger)
+      .values({
+        jobId: p("jobId"),
+        nodeId: p("nodeId"),
+        ownerId: p("ownerId"),
+        model: p("model"),
+        promptTokens: p("promptTokens"),
+        completionTokens: p("completionTokens"),
+        amountMicros: p("amountMicros"),
+        at: p("at"),
+      })
+      .onConflictDoNothing()
+      .returning({ jobId: earningsLedger.jobId })
+      .prepare(),
+    keyUsage: db
+      .update(apiKeys)
+      .set({
+        promptTokens: sql`${apiKeys.promptTokens} + ${p("prompt")}`,
+        completionTokens: sql`${apiKeys.completionTokens} + ${p("completion")}`,
+        costMicros: sql`${apiKeys.costMicros} + ${p("cost")}`,
+      })
+      .where(eq(apiKeys.id, p("id")))
+      .prepare(),
+  };
+}
+
 export class SqliteRepository implements Repository {
   readonly dialect = "sqlite" as const;
   #closed = false;
 
+  /** The lookups and writes every job makes, built once (sqlite-jobs.ts says why). */
+  private readonly hot: ReturnType<typeof hotStatements>;
+
   constructor(
     private readonly db: Db,
     private readonly client: Database,
-  ) {}
+  ) {
+    this.hot = hotStatements(db);
+  }
 
   private write<T>(fn: (tx: Tx) => T): T {
     return immediate(this.db, fn);
@@ -86,7 +137,7 @@ export class SqliteRepository implements Repository {
   }
 
   async getWorker(nodeId: string): Promise<WorkerRow | null> {
-    const row = this.db.select().from(workers).where(eq(workers.nodeId, nodeId)).get();
+    const row = this.hot.worker.get({ nodeId });
     return row ? rows.toWorker(row) : null;
   }
 
@@ -227,7 +278,7 @@ export class SqliteRepository implements Repository {
   }
 
   async getModel(id: string): Promise<ModelRow | null> {
-    const row = this.db.select().from(models).where(eq(models.id, id)).get();
+    const row = this.hot.model.get({ id });
     return row ? rows.toModel(row) : null;
   }
 
@@ -269,7 +320,7 @@ export class SqliteRepository implements Repository {
     return jobOps.extendLease(this.db, jobId, fence, until);
   }
 
-  completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<boolean> {
+  completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<JobRow | null> {
     return jobOps.completeJob(this.db, jobId, fence, result, now);
   }
 
@@ -322,7 +373,7 @@ export class SqliteRepository implements Repository {
   }
 
   async getPrice(modelId: string): Promise<PriceRow | null> {
-    const row = this.db.select().from(prices).where(eq(prices.modelId, modelId)).get();
+    const row = this.hot.price.get({ modelId });
     return row ? rows.toPrice(row) : null;
   }
 
@@ -332,6 +383,18 @@ export class SqliteRepository implements Repository {
 
   async creditLedger(entry: LedgerEntry): Promise<boolean> {
     return this.db.insert(earningsLedger).values(entry).onConflictDoNothing().returning({ jobId: earningsLedger.jobId }).all().length > 0;
+  }
+
+  async creditJob(entry: Omit<LedgerEntry, "ownerId">, apiKeyId: string | null): Promise<"credited" | "already_credited" | "quarantined"> {
+    const hot = this.hot;
+    return this.write(() => {
+      const worker = hot.worker.get({ nodeId: entry.nodeId });
+      if (worker?.quarantinedAt != null) return "quarantined";
+      if (hot.credit.all({ ...entry, ownerId: worker?.ownerId ?? null }).length === 0) return "already_credited";
+      if (apiKeyId !== null)
+        hot.keyUsage.run({ id: apiKeyId, prompt: entry.promptTokens, completion: entry.completionTokens, cost: entry.amountMicros });
+      return "credited";
+    });
   }
 
   async ledgerTotals(filter: LedgerFilter): Promise<LedgerTotals> {

@@ -29,8 +29,10 @@ export type CreditResult = { credited: true; amountMicros: number } | { credited
 /**
  * Credits a completed job to the worker `nodeId` (and its owner) once; safe to call again, late,
  * or concurrently: the job id is the ledger's idempotency key and only the call whose insert
- * happened adds the API key's usage (tokens and cost). The job is read back from the repository,
- * so `job` may be any copy of it (only its id is used) and the stored status decides:
+ * happened adds the API key's usage (tokens and cost), in the same atomic step
+ * (Repository.creditJob). The job is read back from the repository, so `job` may be any copy of
+ * it (only its id is used), unless `completed` is the row completeJob just returned. The stored
+ * status decides:
  * - only `completed` jobs with completionTokens > 0 are credited (never failed, cancelled, dead or
  *   zero-output ones), and only to the worker that completed it (its workerId);
  * - only client jobs (never audit re-runs or canaries), and never to a quarantined worker: a job
@@ -39,8 +41,14 @@ export type CreditResult = { credited: true; amountMicros: number } | { credited
  * - the amount is priceMicros(getPrice(model), prompt, completion); a model without a price is
  *   still credited with amount 0, so its usage (tokens, jobs) shows in the ledger and the key.
  */
-export async function creditCompletedJob(repo: Repository, job: Pick<JobRow, "id">, nodeId: string, now: number): Promise<CreditResult> {
-  const stored = await repo.getJob(job.id);
+export async function creditCompletedJob(
+  repo: Repository,
+  job: Pick<JobRow, "id">,
+  nodeId: string,
+  now: number,
+  completed?: JobRow,
+): Promise<CreditResult> {
+  const stored = completed?.id === job.id ? completed : await repo.getJob(job.id);
   if (!stored) return { credited: false, amountMicros: 0, reason: "unknown_job" };
   if (stored.status !== "completed") return { credited: false, amountMicros: 0, reason: "not_completed" };
   const completionTokens = stored.completionTokens ?? 0;
@@ -49,21 +57,10 @@ export async function creditCompletedJob(repo: Repository, job: Pick<JobRow, "id
   if (stored.purpose !== "client") return { credited: false, amountMicros: 0, reason: "not_client_job" };
   const promptTokens = Math.max(0, stored.promptTokens ?? 0);
 
-  const [worker, price] = await Promise.all([repo.getWorker(nodeId), repo.getPrice(stored.model)]);
-  if (worker?.quarantinedAt != null) return { credited: false, amountMicros: 0, reason: "quarantined" };
-  const amountMicros = priceMicros(price, promptTokens, completionTokens);
-  const inserted = await repo.creditLedger({
-    jobId: stored.id,
-    nodeId,
-    ownerId: worker?.ownerId ?? null,
-    model: stored.model,
-    promptTokens,
-    completionTokens,
-    amountMicros,
-    at: now,
-  });
-  if (!inserted) return { credited: false, amountMicros: 0, reason: "already_credited" };
-  if (stored.apiKeyId !== null) await repo.addApiKeyUsage(stored.apiKeyId, promptTokens, completionTokens, amountMicros);
+  const amountMicros = priceMicros(await repo.getPrice(stored.model), promptTokens, completionTokens);
+  const entry = { jobId: stored.id, nodeId, model: stored.model, promptTokens, completionTokens, amountMicros, at: now };
+  const outcome = await repo.creditJob(entry, stored.apiKeyId);
+  if (outcome !== "credited") return { credited: false, amountMicros: 0, reason: outcome };
   return { credited: true, amountMicros };
 }
 

@@ -39,7 +39,9 @@ async function completeUncredited(
   await repo.enqueueJob({ id, apiKeyId: null, model: "m", request: {}, timeoutMs: 60_000, originInstance: null, now, purpose });
   const job = await repo.leaseNextJob({ workerId: worker, models: ["m"], now, leaseMs: 60_000, fence: `f-${id}` });
   expect(job?.id).toBe(id);
-  expect(await repo.completeJob(id, `f-${id}`, { text: "x", finishReason: "stop", promptTokens: 3, completionTokens: 5 }, now)).toBe(true);
+  expect(
+    (await repo.completeJob(id, `f-${id}`, { text: "x", finishReason: "stop", promptTokens: 3, completionTokens: 5 }, now))?.status,
+  ).toBe("completed");
 }
 
 describe("credit reconciliation", async () => {

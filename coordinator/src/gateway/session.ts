@@ -308,8 +308,8 @@ export class WorkerSession implements WorkerSlot {
       if (done) {
         // credited exactly once: the ledger's key is the job id; a failed try is retried in the background
         this.ctx.metrics?.tokens(m.usage.prompt_tokens, m.usage.completion_tokens);
-        if (!(await this.credit(a.jobId))) void this.creditLater(a.jobId);
-        await this.ctx.bus.publish({ kind: "job_finished", jobId: a.jobId });
+        if (!(await this.credit(a.jobId, false, done))) void this.creditLater(a.jobId);
+        await this.ctx.bus.publish({ kind: "job_finished", jobId: a.jobId, job: done });
       }
     } else if (m.status === "failed") {
       await this.endAttempt(a, m.error ?? { code: "worker_failed", message: "the worker reported a failure" });
@@ -325,10 +325,10 @@ export class WorkerSession implements WorkerSlot {
    * retries it for about two minutes instead of leaving the job unpaid (found by `bun run soak
    * --only pg-restart`: jobs completed just before Postgres went away were never credited).
    */
-  private async credit(jobId: string, last = false): Promise<boolean> {
+  private async credit(jobId: string, last = false, completed?: JobRow): Promise<boolean> {
     try {
       const now = this.ctx.now();
-      const credit = await creditCompletedJob(this.ctx.repo, { id: jobId }, this.nodeId, now);
+      const credit = await creditCompletedJob(this.ctx.repo, { id: jobId }, this.nodeId, now, completed);
       if (credit.credited) {
         this.ctx.earnings.credited(this.nodeId, credit.amountMicros, now);
         this.ctx.metrics?.credited(credit.amountMicros);
@@ -372,7 +372,7 @@ export class WorkerSession implements WorkerSlot {
     );
     if (!row) return;
     if (row.status === "queued") this.ctx.metrics?.attempt("retried");
-    await this.ctx.bus.publish(row.status === "dead" ? { kind: "job_finished", jobId: a.jobId } : { kind: "job_available" });
+    await this.ctx.bus.publish(row.status === "dead" ? { kind: "job_finished", jobId: a.jobId, job: row } : { kind: "job_available" });
   }
 
   /** WorkerSlot: send one attempt of a job to this worker. */

@@ -1,4 +1,5 @@
 // Events between coordinator instances: in-process for SQLite, LISTEN/NOTIFY for Postgres.
+import type { JobRow } from "../db/repository.ts";
 import type { JobEvent } from "./types.ts";
 
 export type BusEvent =
@@ -6,8 +7,11 @@ export type BusEvent =
   | { kind: "job_available" }
   /** Output or a new attempt of a job, for the instance whose client waits on it. */
   | { kind: "job_event"; jobId: string; event: JobEvent }
-  /** The job reached a final state; waiters read it from the database. */
-  | { kind: "job_finished"; jobId: string }
+  /**
+   * The job reached a final state. `job` is its final row when the publisher has it, heard by
+   * this instance only; other instances (and listeners without it) read the row from the database.
+   */
+  | { kind: "job_finished"; jobId: string; job?: JobRow }
   /** Stop this attempt on the worker that runs it (wherever its socket is). */
   | { kind: "job_cancel"; jobId: string; workerId: string; fence: string; reason: string }
   /** The node's certificates were revoked: close its live sockets. */
@@ -114,7 +118,7 @@ export class PgBus implements Bus {
 
   /** Resolves once the other instances were sent the event (rejects when that NOTIFY failed). */
   async publish(event: BusEvent): Promise<void> {
-    const json = JSON.stringify(event);
+    const json = JSON.stringify(event.kind === "job_finished" ? { kind: event.kind, jobId: event.jobId } : event);
     const bytes = Buffer.byteLength(json);
     if (bytes > MAX_PAYLOAD) throw new Error(`bus event too large for NOTIFY (${bytes} bytes)`);
     queueMicrotask(() => this.deliver(event));

@@ -66,7 +66,7 @@ export class JobService implements JobSubmitter {
     } else if (e.kind === "job_finished") {
       const watch = this.watches.get(e.jobId);
       if (!watch) return;
-      const job = await this.repo.getJob(e.jobId);
+      const job = e.job ?? (await this.repo.getJob(e.jobId));
       if (job && FINAL.has(job.status)) this.settle(watch, job);
     }
   }
@@ -190,7 +190,7 @@ export class JobService implements JobSubmitter {
     const job = await this.repo.cancelJob(jobId, this.now());
     if (!job) return null;
     if (job.workerId && job.fence) await this.bus.publish({ kind: "job_cancel", jobId, workerId: job.workerId, fence: job.fence, reason });
-    await this.bus.publish({ kind: "job_finished", jobId });
+    await this.bus.publish({ kind: "job_finished", jobId, job });
     return job;
   }
 

@@ -57,6 +57,24 @@ export function jobTests(ctx: SuiteContext): void {
     expect(order).toEqual(["high-old", "high-new", "mid-z", "mid-a", "mid-m", "low-old", "low-new", "negative"]);
   });
 
+  test("leaseNextJob over several models: one order across them (priority, age, insertion), each model's best asked for", async () => {
+    const repo = ctx.repo();
+    await repo.enqueueJob(newJob("a-low", 1, { model: "a" }));
+    await repo.enqueueJob(newJob("b-high", 5, { model: "b", priority: 3 }));
+    await repo.enqueueJob(newJob("c-mid-old", 2, { model: "c", priority: 1 }));
+    await repo.enqueueJob(newJob("a-mid-new", 3, { model: "a", priority: 1 }));
+    for (const id of ["b-tie-1", "a-tie-2", "c-tie-3"]) await repo.enqueueJob(newJob(id, 4, { model: id[0] as string, priority: -1 }));
+    await repo.enqueueJob(newJob("d-other", 0, { model: "d", priority: 9 }));
+    const order: string[] = [];
+    for (;;) {
+      const job = await repo.leaseNextJob(lease("w1", 10, ["a", "b", "c", "a"]));
+      if (!job) break;
+      order.push(job.id);
+    }
+    expect(order).toEqual(["b-high", "c-mid-old", "a-mid-new", "a-low", "b-tie-1", "a-tie-2", "c-tie-3"]);
+    expect((await repo.getJob("d-other"))?.status).toBe("queued");
+  });
+
   test("leaseNextJob: only the worker's models, never before availableAt", async () => {
     const repo = ctx.repo();
     await repo.enqueueJob(newJob("a1", 1, { model: "a", priority: 9 }));
@@ -109,15 +127,16 @@ export function jobTests(ctx: SuiteContext): void {
     await repo.leaseNextJob(second);
     const before = await repo.getJob("j1");
 
-    expect(await repo.completeJob("j1", first.fence, { ...RESULT, text: "late" }, 30)).toBe(false);
+    expect(await repo.completeJob("j1", first.fence, { ...RESULT, text: "late" }, 30)).toBeNull();
     expect(await repo.extendLease("j1", first.fence, 99_999)).toBe(false);
     expect(await repo.failAttempt("j1", first.fence, { code: "x", message: "late" }, 40, 30)).toBeNull();
     expect(await repo.getJob("j1")).toEqual(before);
 
     expect(await repo.extendLease("j1", second.fence, 50_000)).toBe(true);
     expect((await repo.getJob("j1"))?.leaseExpiresAt).toBe(50_000);
-    expect(await repo.completeJob("j1", second.fence, RESULT, 40)).toBe(true);
-    expect(await repo.getJob("j1")).toMatchObject({
+    const completed = await repo.completeJob("j1", second.fence, RESULT, 40);
+    expect(completed).toEqual(await repo.getJob("j1")); // the stored row, as getJob reads it
+    expect(completed).toMatchObject({
       status: "completed",
       resultText: RESULT.text,
       finishReason: "stop",
@@ -132,7 +151,7 @@ export function jobTests(ctx: SuiteContext): void {
       attempts: 2,
       startedAt: 10,
     });
-    expect(await repo.completeJob("j1", second.fence, RESULT, 41)).toBe(false);
+    expect(await repo.completeJob("j1", second.fence, RESULT, 41)).toBeNull();
     expect(await repo.extendLease("j1", second.fence, 60_000)).toBe(false);
     const attempts = await repo.listAttempts("j1");
     expect(attempts.map((a) => [a.attempt, a.workerId, a.outcome, a.endedAt, a.error])).toEqual([
@@ -200,11 +219,11 @@ export function jobTests(ctx: SuiteContext): void {
     expect(await repo.listAttempts("expires")).toMatchObject([{ outcome: "expired", endedAt: 110 }]);
 
     // The lost worker's late result is refused; the next holder's is accepted.
-    expect(await repo.completeJob("expires", e.fence, RESULT, 120)).toBe(false);
+    expect(await repo.completeJob("expires", e.fence, RESULT, 120)).toBeNull();
     expect(await repo.leaseNextJob(lease("w4", 1_109))).toBeNull();
     const again = lease("w4", 1_110);
     expect((await repo.leaseNextJob(again))?.id).toBe("expires");
-    expect(await repo.completeJob("expires", again.fence, RESULT, 1_200)).toBe(true);
+    expect((await repo.completeJob("expires", again.fence, RESULT, 1_200))?.status).toBe("completed");
     expect(await repo.requeueExpired(100_000, () => 0)).toMatchObject([{ id: "healthy", status: "queued" }]);
   });
 
@@ -223,7 +242,7 @@ export function jobTests(ctx: SuiteContext): void {
     const cancelled = await repo.cancelJob("running", 21);
     expect(cancelled).toMatchObject({ status: "cancelled", workerId: "w1", fence: r.fence, finishedAt: 21, leaseExpiresAt: null });
     expect(await repo.listAttempts("running")).toMatchObject([{ outcome: "cancelled", endedAt: 21 }]);
-    expect(await repo.completeJob("running", r.fence, RESULT, 22)).toBe(false);
+    expect(await repo.completeJob("running", r.fence, RESULT, 22)).toBeNull();
     expect(await repo.cancelJob("running", 23)).toBeNull();
     expect(await repo.cancelJob("done", 23)).toBeNull();
     expect(await repo.cancelJob("nope", 23)).toBeNull();

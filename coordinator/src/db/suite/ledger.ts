@@ -13,6 +13,50 @@ function entry(jobId: string, at: number, extra: Partial<LedgerEntry> = {}): Led
 }
 
 export function ledgerTests(ctx: SuiteContext): void {
+  test("creditJob: once per job with the worker's owner, the key's usage with it; never to a quarantined worker", async () => {
+    const repo = ctx.repo();
+    await repo.createWorker({ nodeId: "n1", clientId: null, name: null, ownerId: "alice" }, 1);
+    await repo.createWorker({ nodeId: "bad", clientId: null, name: null, ownerId: "mallory" }, 1);
+    await repo.createApiKey({ id: "k1", keyHash: "h1", name: "k", createdAt: 1 });
+    const entry = { jobId: "j1", nodeId: "n1", model: "m1", promptTokens: 5, completionTokens: 7, amountMicros: 1_234, at: 10 };
+
+    expect(await repo.creditJob(entry, "k1")).toBe("credited");
+    expect(await repo.creditJob({ ...entry, amountMicros: 9_999, at: 11 }, "k1")).toBe("already_credited");
+    expect(await repo.listLedger({})).toEqual([{ ...entry, ownerId: "alice" }]);
+    expect(await repo.findApiKeyByHash("h1")).toMatchObject({ promptTokens: 5, completionTokens: 7, costMicros: 1_234 });
+
+    // concurrent calls from several instances (SQLite: a database of their own; Postgres: the same one)
+    const repos = await ctx.instances(3);
+    if (!(await repos[0]!.findApiKeyByHash("h1"))) await repos[0]!.createApiKey({ id: "k1", keyHash: "h1", name: "k", createdAt: 1 });
+    const before = await repos[0]!.findApiKeyByHash("h1");
+    const results = await Promise.all(Array.from({ length: 9 }, (_, i) => repos[i % 3]!.creditJob({ ...entry, jobId: "j2", at: i }, "k1")));
+    expect(results.filter((r) => r === "credited")).toHaveLength(1);
+    expect((await repos[1]!.listLedger({})).filter((e) => e.jobId === "j2")).toHaveLength(1);
+    const after = await repos[2]!.findApiKeyByHash("h1");
+    expect([
+      after!.promptTokens - before!.promptTokens,
+      after!.completionTokens - before!.completionTokens,
+      after!.costMicros - before!.costMicros,
+    ]).toEqual([5, 7, 1_234]);
+
+    // an unknown worker is credited without an owner; no key, no usage
+    expect(await repo.creditJob({ ...entry, jobId: "j3", nodeId: "gone" }, null)).toBe("credited");
+    expect((await repo.listLedger({ nodeId: "gone" }))[0]?.ownerId).toBeNull();
+
+    const usage = await repo.findApiKeyByHash("h1");
+    await repo.recordTrust(
+      "bad",
+      { matches: 0, mismatches: 20 },
+      { score: (m, x) => (8 + m) / (8 + m + x), threshold: 0.7 },
+      "cheater",
+      20,
+    );
+    expect((await repo.getWorker("bad"))?.quarantinedAt).toBe(20);
+    expect(await repo.creditJob({ ...entry, jobId: "j4", nodeId: "bad" }, "k1")).toBe("quarantined");
+    expect(await repo.listLedger({ nodeId: "bad" })).toEqual([]);
+    expect(await repo.findApiKeyByHash("h1")).toEqual(usage);
+  });
+
   test("prices: set inserts or replaces, get, list by model id; invalid rates are refused", async () => {
     const repo = ctx.repo();
     expect(await repo.getPrice("m1")).toBeNull();

@@ -1,0 +1,1 @@
+CREATE INDEX `jobs_placed_idx` ON `jobs` (`status`,`available_at`) WHERE "jobs"."target_worker" is not null or "jobs"."avoid_workers" is not null;
