@@ -309,7 +309,11 @@ export class WorkerSession implements WorkerSlot {
         // credited exactly once: the ledger's key is the job id; a failed try is retried in the background
         this.ctx.metrics?.tokens(m.usage.prompt_tokens, m.usage.completion_tokens);
         if (!(await this.credit(a.jobId, false, done))) void this.creditLater(a.jobId);
-        await this.ctx.bus.publish({ kind: "job_finished", jobId: a.jobId, job: done });
+        // not awaited (the NOTIFY to other instances is a round trip): waiters here hear it at
+        // once, those elsewhere by NOTIFY or, if that is lost, by their sweep
+        this.ctx.bus
+          .publish({ kind: "job_finished", jobId: a.jobId, job: done })
+          .catch((e: Error) => this.ctx.log("warn", `job ${a.jobId}: other instances were not told it finished: ${e.message}`));
       }
     } else if (m.status === "failed") {
       await this.endAttempt(a, m.error ?? { code: "worker_failed", message: "the worker reported a failure" });

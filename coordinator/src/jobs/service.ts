@@ -163,7 +163,9 @@ export class JobService implements JobSubmitter {
       originInstance: this.options.instanceId,
       now: this.now(),
     });
-    await this.bus.publish({ kind: "job_available" });
+    // not awaited: this instance's scheduler hears it at once; other instances are told by NOTIFY,
+    // and one that is lost is made good by their tick's full pass
+    this.bus.publish({ kind: "job_available" }).catch(() => {});
     return {
       id,
       stream: () => watch.stream(),
