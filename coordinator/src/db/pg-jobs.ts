@@ -1,44 +1,13 @@
-// The job queue on Postgres: enqueue, fencing, retries and expiry (the lease and completion: pg-lease.ts).
-import { and, asc, count, desc, eq, inArray, isNotNull, lte, or } from "drizzle-orm";
+// The job queue on Postgres: listing, retries, expiry and cancel (the per-job statements: pg-lease.ts).
+import { and, asc, count, desc, eq, inArray, lte, or } from "drizzle-orm";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { onlineWhere } from "./placement.ts";
-import type { JobAttemptRow, JobFilter, JobRow, JobStatus, NewJob } from "./repository.ts";
+import type { JobAttemptRow, JobFilter, JobRow } from "./repository.ts";
 import * as rows from "./rows.ts";
 import { jobAttempts, jobs, workers } from "./schema-pg.ts";
 
 export type Db = PostgresJsDatabase;
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-
-export async function enqueueJob(db: Db, job: NewJob): Promise<JobRow> {
-  const [row] = await db
-    .insert(jobs)
-    .values({
-      id: job.id,
-      apiKeyId: job.apiKeyId,
-      model: job.model,
-      request: job.request,
-      status: "queued",
-      priority: job.priority ?? rows.DEFAULT_PRIORITY,
-      attempts: 0,
-      maxAttempts: job.maxAttempts ?? rows.DEFAULT_MAX_ATTEMPTS,
-      availableAt: job.now,
-      timeoutMs: job.timeoutMs,
-      originInstance: job.originInstance,
-      createdAt: job.now,
-      updatedAt: job.now,
-      purpose: job.purpose ?? "client",
-      targetWorker: job.targetWorker ?? null,
-      avoidWorkers: rows.encodeWorkerList(job.avoidWorkers),
-      workerClass: job.workerClass ?? null,
-    })
-    .returning();
-  return rows.toJob(row!);
-}
-
-export async function getJob(db: Db, id: string): Promise<JobRow | null> {
-  const [row] = await db.select().from(jobs).where(eq(jobs.id, id));
-  return row ? rows.toJob(row) : null;
-}
 
 export async function listJobs(db: Db, filter: JobFilter = {}): Promise<JobRow[]> {
   const where = and(
@@ -47,15 +16,6 @@ export async function listJobs(db: Db, filter: JobFilter = {}): Promise<JobRow[]
   );
   const query = db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.seq));
   return (filter.limit !== undefined ? await query.limit(filter.limit) : await query).map(rows.toJob);
-}
-
-export async function extendLease(db: Db, jobId: string, fence: string, until: number): Promise<boolean> {
-  const changed = await db
-    .update(jobs)
-    .set({ leaseExpiresAt: until })
-    .where(and(eq(jobs.id, jobId), eq(jobs.fence, fence), eq(jobs.status, "running")))
-    .returning({ id: jobs.id });
-  return changed.length > 0;
 }
 
 export async function failAttempt(
@@ -120,16 +80,6 @@ export async function cancelJob(db: Db, jobId: string, now: number): Promise<Job
 
 export async function listAttempts(db: Db, jobId: string): Promise<JobAttemptRow[]> {
   return (await db.select().from(jobAttempts).where(eq(jobAttempts.jobId, jobId)).orderBy(asc(jobAttempts.attempt))).map(rows.toAttempt);
-}
-
-export async function countJobs(db: Db, status: JobStatus): Promise<number> {
-  const [row] = await db.select({ n: count() }).from(jobs).where(eq(jobs.status, status));
-  return row?.n ?? 0;
-}
-
-export async function hasPlacedJobs(db: Db, now: number): Promise<boolean> {
-  const where = and(eq(jobs.status, "queued"), lte(jobs.availableAt, now), or(isNotNull(jobs.targetWorker), isNotNull(jobs.avoidWorkers)));
-  return (await db.select({ id: jobs.id }).from(jobs).where(where).limit(1)).length > 0;
 }
 
 export async function countOnlineWorkers(db: Db): Promise<number> {

@@ -123,29 +123,7 @@ export class PgHotPath {
       )
       select (select count(*) from ins)::int as inserted, exists (select 1 from w where quarantined) as quarantined`,
     );
-    this.insert = db
-      .insert(jobs)
-      .values({
-        id: p("id"),
-        apiKeyId: p("apiKeyId"),
-        model: p("model"),
-        request: p("request"),
-        status: "queued",
-        priority: p("priority"),
-        attempts: 0,
-        maxAttempts: p("maxAttempts"),
-        availableAt: p("now"),
-        timeoutMs: p("timeoutMs"),
-        originInstance: p("originInstance"),
-        createdAt: p("now"),
-        updatedAt: p("now"),
-        purpose: p("purpose"),
-        targetWorker: p("targetWorker"),
-        avoidWorkers: p("avoidWorkers"),
-        workerClass: p("workerClass"),
-      })
-      .returning()
-      .prepare("gogrid_enqueue_job");
+    this.insert = db.insert(jobs).values(rows.JOB_INSERT_VALUES).returning().prepare("gogrid_enqueue_job");
     this.get = db
       .select()
       .from(jobs)
@@ -192,21 +170,7 @@ export class PgHotPath {
   }
 
   async enqueueJob(job: NewJob): Promise<JobRow> {
-    const [row] = await this.insert.execute({
-      id: job.id,
-      apiKeyId: job.apiKeyId,
-      model: job.model,
-      request: job.request,
-      priority: job.priority ?? rows.DEFAULT_PRIORITY,
-      maxAttempts: job.maxAttempts ?? rows.DEFAULT_MAX_ATTEMPTS,
-      now: job.now,
-      timeoutMs: job.timeoutMs,
-      originInstance: job.originInstance,
-      purpose: job.purpose ?? "client",
-      targetWorker: job.targetWorker ?? null,
-      avoidWorkers: rows.encodeWorkerList(job.avoidWorkers),
-      workerClass: job.workerClass ?? null,
-    });
+    const [row] = await this.insert.execute(rows.jobInsertParams(job));
     return rows.toJob(row!);
   }
 

@@ -1,5 +1,6 @@
 // Row mapping shared by both dialects: database records → the Repository's row types, and the
 // job state transitions (fail, expire) both implementations apply identically.
+import { sql } from "drizzle-orm";
 import type {
   ApiKeyRow,
   AuditRow,
@@ -10,6 +11,7 @@ import type {
   JobRow,
   LedgerEntry,
   ModelRow,
+  NewJob,
   PriceRow,
   WorkerRow,
 } from "./repository.ts";
@@ -246,4 +248,46 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
 /** The patch without undefined keys (an absent key leaves the column alone). */
 export function definedOnly<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * A new job's columns as drizzle placeholders (both dialects prepare the insert once) and the
+ * values for them (jobInsertParams): a queued job, no attempts yet.
+ */
+export const JOB_INSERT_VALUES = {
+  id: sql.placeholder("id"),
+  apiKeyId: sql.placeholder("apiKeyId"),
+  model: sql.placeholder("model"),
+  request: sql.placeholder("request"),
+  status: "queued",
+  priority: sql.placeholder("priority"),
+  attempts: 0,
+  maxAttempts: sql.placeholder("maxAttempts"),
+  availableAt: sql.placeholder("now"),
+  timeoutMs: sql.placeholder("timeoutMs"),
+  originInstance: sql.placeholder("originInstance"),
+  createdAt: sql.placeholder("now"),
+  updatedAt: sql.placeholder("now"),
+  purpose: sql.placeholder("purpose"),
+  targetWorker: sql.placeholder("targetWorker"),
+  avoidWorkers: sql.placeholder("avoidWorkers"),
+  workerClass: sql.placeholder("workerClass"),
+} as const;
+
+export function jobInsertParams(job: NewJob): Record<string, unknown> {
+  return {
+    id: job.id,
+    apiKeyId: job.apiKeyId,
+    model: job.model,
+    request: job.request,
+    priority: job.priority ?? DEFAULT_PRIORITY,
+    maxAttempts: job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    now: job.now,
+    timeoutMs: job.timeoutMs,
+    originInstance: job.originInstance,
+    purpose: job.purpose ?? "client",
+    targetWorker: job.targetWorker ?? null,
+    avoidWorkers: encodeWorkerList(job.avoidWorkers),
+    workerClass: job.workerClass ?? null,
+  };
 }

@@ -25,29 +25,7 @@ const p = sql.placeholder;
 function buildStatements(db: Db) {
   const placement = placementWhere(jobs, { workerId: p("worker"), workerClass: p("cls"), member: p("member") });
   return {
-    insert: db
-      .insert(jobs)
-      .values({
-        id: p("id"),
-        apiKeyId: p("apiKeyId"),
-        model: p("model"),
-        request: p("request"),
-        status: "queued",
-        priority: p("priority"),
-        attempts: 0,
-        maxAttempts: p("maxAttempts"),
-        availableAt: p("now"),
-        timeoutMs: p("timeoutMs"),
-        originInstance: p("originInstance"),
-        createdAt: p("now"),
-        updatedAt: p("now"),
-        purpose: p("purpose"),
-        targetWorker: p("targetWorker"),
-        avoidWorkers: p("avoidWorkers"),
-        workerClass: p("workerClass"),
-      })
-      .returning()
-      .prepare(),
+    insert: db.insert(jobs).values(rows.JOB_INSERT_VALUES).returning().prepare(),
     get: db
       .select()
       .from(jobs)
@@ -143,21 +121,7 @@ function statements(db: Db): ReturnType<typeof buildStatements> {
 }
 
 export async function enqueueJob(db: Db, job: NewJob): Promise<JobRow> {
-  const row = statements(db).insert.get({
-    id: job.id,
-    apiKeyId: job.apiKeyId,
-    model: job.model,
-    request: job.request,
-    priority: job.priority ?? rows.DEFAULT_PRIORITY,
-    maxAttempts: job.maxAttempts ?? rows.DEFAULT_MAX_ATTEMPTS,
-    now: job.now,
-    timeoutMs: job.timeoutMs,
-    originInstance: job.originInstance,
-    purpose: job.purpose ?? "client",
-    targetWorker: job.targetWorker ?? null,
-    avoidWorkers: rows.encodeWorkerList(job.avoidWorkers),
-    workerClass: job.workerClass ?? null,
-  });
+  const row = statements(db).insert.get(rows.jobInsertParams(job));
   return rows.toJob(row as typeof jobs.$inferSelect);
 }
 
