@@ -181,9 +181,6 @@ export async function startCoordinator(
   releases.watch(config.updateCheckSecs * 1000, () => {
     for (const s of gateway.slots() as WorkerSession[]) offerUpdate(s);
   });
-  const unsubscribe = bus.subscribe((e) => {
-    if (e.kind === "job_available") scheduler.trigger();
-  });
   // a job completed but not credited (this or another instance killed in between) is credited here
   const reconcile = (settleMs?: number) =>
     reconcileCredits(repo, Date.now(), settleMs === undefined ? {} : { settleMs }).then(
@@ -270,7 +267,6 @@ export async function startCoordinator(
       clearInterval(tick);
       await reconciling;
       releases.stop();
-      unsubscribe();
       scheduler.close();
       await audit.close();
       jobs.close();

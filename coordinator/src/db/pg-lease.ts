@@ -182,7 +182,7 @@ export class PgHotPath {
   /** The best queued job the worker may run, leased with its attempt row, in one statement. */
   async leaseNextJob(req: LeaseRequest): Promise<JobRow | null> {
     if (req.models.length === 0) return null;
-    return this.leased(
+    return this.jobOrNull(
       await this.next({
         models: req.models,
         now: req.now,
@@ -197,10 +197,12 @@ export class PgHotPath {
 
   /** Leases one specific queued job; null when it is no longer queued. */
   async leaseJob(jobId: string, req: LeaseRequest): Promise<JobRow | null> {
-    return this.leased(await this.one({ id: jobId, now: req.now, worker: req.workerId, fence: req.fence, until: req.now + req.leaseMs }));
+    return this.jobOrNull(
+      await this.one({ id: jobId, now: req.now, worker: req.workerId, fence: req.fence, until: req.now + req.leaseMs }),
+    );
   }
 
-  private leased(found: Record<string, unknown>[]): JobRow | null {
+  private jobOrNull(found: Record<string, unknown>[]): JobRow | null {
     const raw = found[0];
     return raw ? rows.toJob(jobFromRaw(raw)) : null;
   }
@@ -211,7 +213,7 @@ export class PgHotPath {
 
   /** Completes the job and closes its attempt in one statement if `fence` is still current. */
   async completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<JobRow | null> {
-    return this.leased(await this.complete({ id: jobId, fence, now, ...result }));
+    return this.jobOrNull(await this.complete({ id: jobId, fence, now, ...result }));
   }
 
   async creditJob(entry: Omit<LedgerEntry, "ownerId">, apiKeyId: string | null): Promise<CreditOutcome> {

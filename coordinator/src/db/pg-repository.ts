@@ -109,10 +109,8 @@ export class PgRepository implements Repository {
   }
 
   async touchWorkers(nodeIds: string[], status: WorkerRow["status"], at: number): Promise<void> {
-    for (let i = 0; i < nodeIds.length; i += 500) {
-      const ids = nodeIds.slice(i, i + 500);
+    for (const ids of rows.chunks(nodeIds, rows.INSERT_CHUNK))
       await this.db.update(workers).set({ status, lastHeartbeatAt: at }).where(inArray(workers.nodeId, ids));
-    }
   }
 
   async markStaleWorkersOffline(before: number): Promise<string[]> {

@@ -236,7 +236,7 @@ export function attemptErrorText(error: { code: string; message: string }): stri
   return `${error.code}: ${error.message}`;
 }
 
-/** Rows per multi-row INSERT, well under SQLite's and Postgres' bound-parameter limits. */
+/** Rows per multi-row INSERT (and ids per IN list), well under SQLite's and Postgres' bound-parameter limits. */
 export const INSERT_CHUNK = 500;
 
 export function chunks<T>(items: readonly T[], size: number): T[][] {

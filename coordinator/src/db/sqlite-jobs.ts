@@ -5,6 +5,7 @@ import { memberPattern, notQuarantined, onlineWhere, placementWhere } from "./pl
 import type { JobAttemptRow, JobFilter, JobResult, JobRow, JobStatus, LeaseRequest, NewJob } from "./repository.ts";
 import * as rows from "./rows.ts";
 import { jobAttempts, jobs, workers } from "./schema-sqlite.ts";
+import { perDatabase } from "./sqlite-statements.ts";
 
 export type Db = BunSQLiteDatabase;
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -109,16 +110,7 @@ function buildStatements(db: Db) {
   };
 }
 
-const statementsByDb = new WeakMap<Db, ReturnType<typeof buildStatements>>();
-
-function statements(db: Db): ReturnType<typeof buildStatements> {
-  let s = statementsByDb.get(db);
-  if (!s) {
-    s = buildStatements(db);
-    statementsByDb.set(db, s);
-  }
-  return s;
-}
+const statements = perDatabase(buildStatements);
 
 export async function enqueueJob(db: Db, job: NewJob): Promise<JobRow> {
   const row = statements(db).insert.get(rows.jobInsertParams(job));
@@ -144,17 +136,11 @@ export async function leaseNextJob(db: Db, req: LeaseRequest): Promise<JobRow | 
   const st = statements(db);
   const params = { now: req.now, worker: req.workerId, cls: req.workerClass ?? null, member: memberPattern(req.workerId) };
   return immediate(db, () => {
-    let best: { id: string; priority: number; createdAt: number; rowid: number } | undefined;
-    for (const model of new Set(req.models)) {
-      const c = st.next.get({ ...params, model });
-      if (
-        c &&
-        (!best ||
-          c.priority > best.priority ||
-          (c.priority === best.priority && (c.createdAt < best.createdAt || (c.createdAt === best.createdAt && c.rowid < best.rowid))))
-      )
-        best = c;
-    }
+    // each model's best, then the best of those in the index's order
+    const best = [...new Set(req.models)]
+      .map((model) => st.next.get({ ...params, model }))
+      .filter((c) => c !== undefined)
+      .sort((a, b) => b.priority - a.priority || a.createdAt - b.createdAt || a.rowid - b.rowid)[0];
     return best ? leaseQueued(db, best.id, req) : null;
   });
 }

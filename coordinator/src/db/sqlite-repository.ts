@@ -54,7 +54,8 @@ export function openSqliteRepository(path: string): SqliteRepository {
     const db = drizzle({ client });
     migrate(db, { migrationsFolder: SQLITE_MIGRATIONS });
     client.run("PRAGMA foreign_keys = ON");
-    return new SqliteRepository(drizzle({ client: cacheStatements(client) }), client);
+    cacheStatements(client); // after the migrations: drizzle prepares through the patched client from here on
+    return new SqliteRepository(db, client);
   } catch (error) {
     client.close();
     throw new DatabaseError("db_migration_failed", `migrating SQLite database ${path} failed: ${describeCause(error)}`, { cause: error });
@@ -63,6 +64,7 @@ export function openSqliteRepository(path: string): SqliteRepository {
 
 const p = sql.placeholder;
 
+/** The lookups and the credit every job makes, built once (sqlite-jobs.ts says why). */
 function hotStatements(db: Db) {
   return {
     worker: db
@@ -111,7 +113,6 @@ export class SqliteRepository implements Repository {
   readonly dialect = "sqlite" as const;
   #closed = false;
 
-  /** The lookups and writes every job makes, built once (sqlite-jobs.ts says why). */
   private readonly hot: ReturnType<typeof hotStatements>;
 
   constructor(
@@ -152,10 +153,8 @@ export class SqliteRepository implements Repository {
   }
 
   async touchWorkers(nodeIds: string[], status: WorkerRow["status"], at: number): Promise<void> {
-    for (let i = 0; i < nodeIds.length; i += 500) {
-      const ids = nodeIds.slice(i, i + 500);
+    for (const ids of rows.chunks(nodeIds, rows.INSERT_CHUNK))
       this.db.update(workers).set({ status, lastHeartbeatAt: at }).where(inArray(workers.nodeId, ids)).run();
-    }
   }
 
   async markStaleWorkersOffline(before: number): Promise<string[]> {

@@ -25,3 +25,19 @@ export function cacheStatements(client: Database): Database {
   client.prepare = cached as Database["prepare"];
   return client;
 }
+
+/**
+ * `build(db)` made once per database and reused: how the per-job statements (prepared with
+ * drizzle placeholders, sqlite-jobs.ts says why) are held for the module functions that take `db`.
+ */
+export function perDatabase<D extends object, T>(build: (db: D) => T): (db: D) => T {
+  const built = new WeakMap<D, T>();
+  return (db) => {
+    let found = built.get(db);
+    if (found === undefined) {
+      found = build(db);
+      built.set(db, found);
+    }
+    return found;
+  };
+}
