@@ -102,13 +102,12 @@ const STATUS_ORDER: Record<WorkerView["status"], number> = {
 
 /**
  * Every enrolled worker with its totals from the ledger: jobsCompleted counts its credited jobs
- * (every completed job with output is credited exactly once), so one aggregate query per worker
- * replaces loading all of its completed jobs.
+ * (every completed job with output is credited exactly once), so one aggregate query over the
+ * ledger replaces loading the workers' completed jobs.
  */
 export async function workers(repo: Repository, now: number): Promise<WorkersResponse> {
-  const rows = await repo.listWorkers();
-  const totals = await Promise.all(rows.map((w) => repo.ledgerTotals({ nodeId: w.nodeId })));
-  const views = rows.map((w, i) => workerView(w, totals[i]?.jobs ?? 0, totals[i]?.amountMicros ?? 0));
+  const [rows, totals] = await Promise.all([repo.listWorkers(), repo.ledgerTotalsByNode()]);
+  const views = rows.map((w) => workerView(w, totals.get(w.nodeId)?.jobs ?? 0, totals.get(w.nodeId)?.amountMicros ?? 0));
   views.sort(
     (a, b) =>
       STATUS_ORDER[a.status] - STATUS_ORDER[b.status] ||

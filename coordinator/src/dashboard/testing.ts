@@ -24,6 +24,10 @@ export function fakeRepository(data: FakeData): Repository {
       return f.limit !== undefined ? rows.slice(0, f.limit) : rows;
     },
     countJobs: async (status: JobRow["status"]) => data.jobs.filter((j) => j.status === status).length,
+    ledgerTotalsByNode: async () => {
+      const nodes = [...new Set(data.ledger.map((e) => e.nodeId))];
+      return new Map(await Promise.all(nodes.map(async (nodeId) => [nodeId, await fake.ledgerTotals({ nodeId })] as const)));
+    },
     ledgerTotals: async (f: LedgerFilter) => {
       const rows = data.ledger.filter((e) => inRange(e, f));
       return {

@@ -27,11 +27,13 @@ import type {
   NewJob,
   PriceRow,
   Repository,
+  UncreditedJob,
+  UncreditedQuery,
   WorkerRow,
 } from "./repository.ts";
 import * as rows from "./rows.ts";
 import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, models, prices, workers } from "./schema-pg.ts";
-import { type UncreditedJob, type UncreditedQuery, uncreditedPg } from "./uncredited.ts";
+import { uncreditedPg } from "./uncredited.ts";
 import { redactUrl } from "./url.ts";
 
 export const PG_MIGRATIONS = `${import.meta.dir}/migrations/pg`;
@@ -337,6 +339,14 @@ export class PgRepository implements Repository {
       .from(earningsLedger)
       .where(ledger.ledgerWhere(earningsLedger, filter));
     return ledger.toTotals(row);
+  }
+
+  async ledgerTotalsByNode(): Promise<Map<string, LedgerTotals>> {
+    const found = await this.db
+      .select({ nodeId: earningsLedger.nodeId, ...ledger.totalsSelect(earningsLedger) })
+      .from(earningsLedger)
+      .groupBy(earningsLedger.nodeId);
+    return new Map(found.map((r) => [r.nodeId, ledger.toTotals(r)]));
   }
 
   async ledgerByDay(filter: LedgerFilter, tzOffsetMinutes: number): Promise<{ day: string; amountMicros: number; jobs: number }[]> {

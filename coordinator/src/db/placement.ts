@@ -8,7 +8,7 @@ export interface PlacementColumns {
 }
 
 /** LIKE pattern text with its wildcards (and the escape character) taken literally. */
-export function likeLiteral(text: string): string {
+function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
@@ -18,7 +18,7 @@ export function memberPattern(workerId: string): string {
 }
 
 /** A lease's worker as values or placeholders: its id, its class (null: none), memberPattern(id). */
-export interface PlacementParams {
+interface PlacementParams {
   workerId: unknown;
   workerClass: unknown;
   member: unknown;

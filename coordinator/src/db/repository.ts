@@ -3,9 +3,17 @@
 // Times are epoch milliseconds (numbers). Ids are strings made by the caller (crypto.randomUUID()
 // unless said otherwise). Secrets (enrolment tokens, API keys) are stored only as SHA-256 hex.
 
-import type { UncreditedJob, UncreditedQuery } from "./uncredited.ts";
+export interface UncreditedJob {
+  id: string;
+  workerId: string;
+}
 
-export type { UncreditedJob, UncreditedQuery };
+/** Finished in [since, until), completed with output, by a worker not quarantined, and absent from the ledger. */
+export interface UncreditedQuery {
+  since: number;
+  until: number;
+  limit: number;
+}
 
 export type WorkerStatus = "online" | "idle" | "busy" | "paused" | "throttled" | "offline";
 
@@ -370,6 +378,8 @@ export interface Repository {
    */
   creditJob(entry: Omit<LedgerEntry, "ownerId">, apiKeyId: string | null): Promise<"credited" | "already_credited" | "quarantined">;
   ledgerTotals(filter: LedgerFilter): Promise<LedgerTotals>;
+  /** ledgerTotals of every node in the ledger, in one query (nodes without entries are absent). */
+  ledgerTotalsByNode(): Promise<Map<string, LedgerTotals>>;
   /**
    * Credits per calendar day, days taken in a time zone `tzOffsetMinutes` east of UTC
    * (e.g. +60 for CET); days without credits are left out. `day` is YYYY-MM-DD.

@@ -97,16 +97,16 @@ export function toLedgerEntry(r: LedgerEntry): LedgerEntry {
 }
 
 /** A job's stored columns: avoid_workers is text (",a,b,"), decoded to a list. */
-export type StoredJob = Omit<JobRow, "avoidWorkers"> & { avoidWorkers: string | null };
+type StoredJob = Omit<JobRow, "avoidWorkers"> & { avoidWorkers: string | null };
 
 /** [a, b] → ",a,b," (so one LIKE '%,id,%' finds a member); [] → null. */
-export function encodeWorkerList(ids: readonly string[] | undefined): string | null {
+function encodeWorkerList(ids: readonly string[] | undefined): string | null {
   if (!ids || ids.length === 0) return null;
   for (const id of ids) if (id.includes(",")) throw new RangeError(`a worker id in a job's placement cannot contain ",": ${id}`);
   return `,${ids.join(",")},`;
 }
 
-export function decodeWorkerList(text: string | null): string[] {
+function decodeWorkerList(text: string | null): string[] {
   return text ? text.split(",").filter(Boolean) : [];
 }
 

@@ -1,5 +1,6 @@
 // Result verification on SQLite (issue 9): trust counts and quarantine, audits, canaries.
-import { and, asc, desc, eq, inArray, isNotNull, or } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull } from "drizzle-orm";
+import { auditFilterWhere, auditOfJobWhere, releasePatch, trustPatch } from "./audit-query.ts";
 import type { AuditFilter, AuditRow, AuditStatus, CanaryRow, NewAudit, TrustPolicy, WorkerRow } from "./repository.ts";
 import * as rows from "./rows.ts";
 import { audits, canaries, workers } from "./schema-sqlite.ts";
@@ -16,16 +17,8 @@ export async function recordTrust(
   return immediate(db, (tx) => {
     const w = tx.select().from(workers).where(eq(workers.nodeId, nodeId)).get();
     if (!w) return null;
-    const auditMatches = w.auditMatches + delta.matches;
-    const auditMismatches = w.auditMismatches + delta.mismatches;
-    const trust = policy.score(auditMatches, auditMismatches);
-    const quarantined = w.quarantinedAt === null && trust < policy.threshold;
-    const updated = tx
-      .update(workers)
-      .set({ auditMatches, auditMismatches, trust, ...(quarantined ? { quarantinedAt: now, quarantineReason: reason } : {}) })
-      .where(eq(workers.nodeId, nodeId))
-      .returning()
-      .get();
+    const { set, quarantined } = trustPatch(w, delta, policy, reason, now);
+    const updated = tx.update(workers).set(set).where(eq(workers.nodeId, nodeId)).returning().get();
     return updated ? { worker: rows.toWorker(updated), quarantined } : null;
   });
 }
@@ -33,7 +26,7 @@ export async function recordTrust(
 export async function releaseWorker(db: Db, nodeId: string, policy: TrustPolicy): Promise<boolean> {
   const changed = db
     .update(workers)
-    .set({ quarantinedAt: null, quarantineReason: null, auditMatches: 0, auditMismatches: 0, trust: policy.score(0, 0) })
+    .set(releasePatch(policy))
     .where(and(eq(workers.nodeId, nodeId), isNotNull(workers.quarantinedAt)))
     .returning({ nodeId: workers.nodeId })
     .all();
@@ -50,11 +43,7 @@ export async function getAudit(db: Db, id: string): Promise<AuditRow | null> {
 }
 
 export async function findAuditByJob(db: Db, jobId: string): Promise<AuditRow | null> {
-  const row = db
-    .select()
-    .from(audits)
-    .where(or(eq(audits.id, jobId), eq(audits.auditJobId, jobId), eq(audits.tiebreakJobId, jobId)))
-    .get();
+  const row = db.select().from(audits).where(auditOfJobWhere(audits, jobId)).get();
   return row ? rows.toAudit(row) : null;
 }
 
@@ -75,14 +64,7 @@ export async function updateAudit(
 }
 
 export async function listAudits(db: Db, filter: AuditFilter = {}): Promise<AuditRow[]> {
-  const w = filter.workerId;
-  const where = and(
-    filter.status && filter.status.length > 0 ? inArray(audits.status, filter.status) : undefined,
-    w !== undefined
-      ? or(eq(audits.subjectWorker, w), eq(audits.auditWorker, w), eq(audits.tiebreakWorker, w), eq(audits.culprit, w))
-      : undefined,
-  );
-  const query = db.select().from(audits).where(where).orderBy(desc(audits.createdAt), desc(audits.id));
+  const query = db.select().from(audits).where(auditFilterWhere(audits, filter)).orderBy(desc(audits.createdAt), desc(audits.id));
   return (filter.limit !== undefined ? query.limit(filter.limit).all() : query.all()).map(rows.toAudit);
 }
 

@@ -23,6 +23,8 @@ import type {
   NewJob,
   PriceRow,
   Repository,
+  UncreditedJob,
+  UncreditedQuery,
   WorkerRow,
 } from "./repository.ts";
 import * as rows from "./rows.ts";
@@ -31,7 +33,7 @@ import * as auditOps from "./sqlite-audits.ts";
 import * as jobOps from "./sqlite-jobs.ts";
 import { type Db, immediate, type Tx } from "./sqlite-jobs.ts";
 import { cacheStatements } from "./sqlite-statements.ts";
-import { type UncreditedJob, type UncreditedQuery, uncreditedSqlite } from "./uncredited.ts";
+import { uncreditedSqlite } from "./uncredited.ts";
 
 export const SQLITE_MIGRATIONS = `${import.meta.dir}/migrations/sqlite`;
 
@@ -403,6 +405,15 @@ export class SqliteRepository implements Repository {
       .where(ledger.ledgerWhere(earningsLedger, filter))
       .get();
     return ledger.toTotals(row);
+  }
+
+  async ledgerTotalsByNode(): Promise<Map<string, LedgerTotals>> {
+    const found = this.db
+      .select({ nodeId: earningsLedger.nodeId, ...ledger.totalsSelect(earningsLedger) })
+      .from(earningsLedger)
+      .groupBy(earningsLedger.nodeId)
+      .all();
+    return new Map(found.map((r) => [r.nodeId, ledger.toTotals(r)]));
   }
 
   async ledgerByDay(filter: LedgerFilter, tzOffsetMinutes: number): Promise<{ day: string; amountMicros: number; jobs: number }[]> {

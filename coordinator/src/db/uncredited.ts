@@ -1,21 +1,10 @@
 // Completed client jobs that were never credited (a coordinator killed between completing a job and crediting it).
 import { and, eq, gt, gte, isNull, lt } from "drizzle-orm";
 import type { Db as PgDb } from "./pg-jobs.ts";
+import type { UncreditedJob, UncreditedQuery } from "./repository.ts";
 import * as pg from "./schema-pg.ts";
 import * as lite from "./schema-sqlite.ts";
 import type { Db as LiteDb } from "./sqlite-jobs.ts";
-
-export interface UncreditedJob {
-  id: string;
-  workerId: string;
-}
-
-/** Finished in [since, until), completed with output, by a worker not quarantined, and absent from the ledger. */
-export interface UncreditedQuery {
-  since: number;
-  until: number;
-  limit: number;
-}
 
 function where(t: typeof lite | typeof pg, q: UncreditedQuery) {
   return and(

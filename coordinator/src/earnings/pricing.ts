@@ -2,7 +2,7 @@
 import type { PriceRow } from "../db/repository.ts";
 
 /** Micro-units per unit of the currency. */
-export const MICROS_PER_UNIT = 1_000_000;
+const MICROS_PER_UNIT = 1_000_000;
 /** The currency every amount is in (ISO 4217). */
 export const CURRENCY = "USD";
 

@@ -75,7 +75,7 @@ export class Scheduler {
   }
 
   /** A job may be waiting (also heard on the bus): the next pass leases. */
-  jobAvailable(): void {
+  private jobAvailable(): void {
     this.signals++;
     this.pending++;
     this.trigger();

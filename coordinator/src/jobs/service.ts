@@ -74,16 +74,11 @@ export class JobService implements JobSubmitter {
   private settle(watch: JobWatch, job: JobRow): void {
     this.watches.delete(job.id);
     this.submittedAt.delete(job.id);
-    const outcome =
-      job.status === "completed" || job.status === "cancelled"
-        ? job.status
-        : job.error?.code === "timeout"
-          ? "timeout"
-          : job.status === "dead"
-            ? "dead"
-            : "failed";
-    this.options.metrics?.jobFinished(outcome, job.startedAt && job.finishedAt ? job.finishedAt - job.startedAt : undefined);
-    watch.finish(outcomeOf(job));
+    const outcome = outcomeOf(job);
+    const label =
+      outcome.status !== "failed" ? outcome.status : job.error?.code === "timeout" ? "timeout" : job.status === "dead" ? "dead" : "failed";
+    this.options.metrics?.jobFinished(label, job.startedAt && job.finishedAt ? job.finishedAt - job.startedAt : undefined);
+    watch.finish(outcome);
   }
 
   /** Models clients may ask for, and whether an online worker can serve each now. */
@@ -134,18 +129,18 @@ export class JobService implements JobSubmitter {
     return n >= limit;
   }
 
+  /** Refuses a submission (counted as rejected). */
+  private reject(...args: ConstructorParameters<typeof JobRejectedError>): never {
+    this.options.metrics?.jobFinished("rejected");
+    throw new JobRejectedError(...args);
+  }
+
   async submit(input: SubmitInput): Promise<SubmittedJob> {
-    const model = await this.modelExists(input.model);
-    if (!model) this.options.metrics?.jobFinished("rejected");
-    if (!model) throw new JobRejectedError("model_not_found", `The model '${input.model}' does not exist (GET /v1/models lists them)`);
-    if ((await this.onlineWorkers()) === 0) {
-      this.options.metrics?.jobFinished("rejected");
-      throw new JobRejectedError("no_capacity", "no worker is online to run this job; try again shortly", 30);
-    }
-    if (await this.queueFull()) {
-      this.options.metrics?.jobFinished("rejected");
-      throw new JobRejectedError("queue_full", `the queue is full (${this.options.queueLimit} jobs waiting); try again shortly`, 5);
-    }
+    if (!(await this.modelExists(input.model)))
+      this.reject("model_not_found", `The model '${input.model}' does not exist (GET /v1/models lists them)`);
+    if ((await this.onlineWorkers()) === 0) this.reject("no_capacity", "no worker is online to run this job; try again shortly", 30);
+    if (await this.queueFull())
+      this.reject("queue_full", `the queue is full (${this.options.queueLimit} jobs waiting); try again shortly`, 5);
     const id = crypto.randomUUID();
     const request = this.options.prepare ? await this.options.prepare(id, input) : input.request;
     const watch = new JobWatch(id);

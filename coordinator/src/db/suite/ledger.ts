@@ -93,6 +93,11 @@ export function ledgerTests(ctx: SuiteContext): void {
     expect((await repo.ledgerTotals({ until: 200 })).amountMicros).toBe(1_000);
     expect((await repo.ledgerTotals({ nodeId: "n3" })).jobs).toBe(1);
     expect(await repo.ledgerTotals({ nodeId: "nobody" })).toEqual({ amountMicros: 0, jobs: 0, promptTokens: 0, completionTokens: 0 });
+
+    // every node's totals in one query: the same as asking per node
+    const byNode = await repo.ledgerTotalsByNode();
+    expect([...byNode.keys()].sort()).toEqual(["n1", "n2", "n3"]);
+    for (const node of ["n1", "n2", "n3"]) expect(byNode.get(node)).toEqual(await repo.ledgerTotals({ nodeId: node }));
   });
 
   test("ledgerByDay: local calendar days east of UTC, ascending, empty days left out", async () => {
