@@ -7,8 +7,7 @@
 //   quit      → stops the coordinator, drops the Postgres database, exits
 import { parseArgs } from "node:util";
 import { freshPostgresUrl } from "../coordinator/src/db/testing.ts";
-import { newEnrolmentToken } from "../coordinator/src/enrolment/index.ts";
-import { addModel, apiKey, start } from "../coordinator/test/harness.ts";
+import { addModel, apiKey, enrolmentToken, start } from "../coordinator/test/harness.ts";
 import { serveCommands } from "./child.ts";
 import { BENCH_MODEL_ID } from "./stack.ts";
 
@@ -30,17 +29,7 @@ await serveCommands(async (cmd, args) => {
     const n = Number(args[0]);
     if (!Number.isInteger(n) || n < 1) throw new Error(`tokens needs a count ≥ 1, got "${args[0]}"`);
     const tokens: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const t = newEnrolmentToken();
-      await c.repo.createEnrolmentToken({
-        tokenHash: t.hash,
-        label: "bench",
-        ownerId: null,
-        createdAt: Date.now(),
-        expiresAt: Date.now() + 3_600_000,
-      });
-      tokens.push(t.secret);
-    }
+    for (let i = 0; i < n; i++) tokens.push(await enrolmentToken(c.repo, 3_600_000, "bench"));
     return { tokens };
   }
   if (cmd === "workers") return { connected: c.gateway.slots().length };

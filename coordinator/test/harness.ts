@@ -41,11 +41,11 @@ export async function start(overrides: Partial<Config> = {}): Promise<Coordinato
   };
 }
 
-export async function enrolmentToken(repo: Repository, ttlMs = 60_000): Promise<string> {
+export async function enrolmentToken(repo: Repository, ttlMs = 60_000, label = "test"): Promise<string> {
   const t = newEnrolmentToken();
   await repo.createEnrolmentToken({
     tokenHash: t.hash,
-    label: "test",
+    label,
     ownerId: null,
     createdAt: Date.now(),
     expiresAt: Date.now() + ttlMs,

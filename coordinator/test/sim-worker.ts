@@ -29,7 +29,8 @@ export type Behaviour =
   | { kind: "hang" }
   | { kind: "fail"; code: string };
 
-export async function enrol(apiUrl: string, token: string, name = "sim"): Promise<Identity> {
+/** Enrols through the real endpoint with a fresh key pair; `keys` is that whole pair. */
+export async function enrol(apiUrl: string, token: string, name = "sim"): Promise<Identity & { keys: CryptoKeyPair }> {
   const keys = await createWorkerKeyPair();
   const csr = await createCsr(keys, name);
   const res = await fetch(`${apiUrl}/api/v1/register`, {
@@ -47,6 +48,7 @@ export async function enrol(apiUrl: string, token: string, name = "sim"): Promis
     caPem: body.ca_certificate as string,
     workerUrl: body.worker_url as string,
     privateKey: keys.privateKey,
+    keys,
   };
 }
 

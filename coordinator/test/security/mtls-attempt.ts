@@ -16,16 +16,28 @@ export interface AttemptResult {
   code?: string;
 }
 
-const REGISTER: WorkerToCoordinator = {
-  type: "register",
-  client_id: "mtls-matrix",
-  gpu_info: [],
-  capabilities: { max_concurrent_jobs: 1, models: [], max_context: 4096 },
-  resource_mode: "default",
-  version: "0.1.0",
-  os: "linux",
-  arch: "x64",
-} as WorkerToCoordinator;
+/** The hello both the mTLS attempts and the session fuzzer open with. */
+export const HELLO: WorkerToCoordinator = {
+  type: "hello",
+  protocol_version: PROTOCOL_VERSION,
+  min_protocol_version: PROTOCOL_VERSION,
+  max_protocol_version: PROTOCOL_VERSION,
+  worker_version: "0.1.0",
+};
+
+/** A minimal register frame (no GPUs, no models) under the given client id. */
+export function registerFrame(clientId: string): WorkerToCoordinator {
+  return {
+    type: "register",
+    client_id: clientId,
+    gpu_info: [],
+    capabilities: { max_concurrent_jobs: 1, models: [], max_context: 4096 },
+    resource_mode: "default",
+    version: "0.1.0",
+    os: "linux",
+    arch: "x64",
+  } as WorkerToCoordinator;
+}
 
 export function attemptConnection(workerUrl: string, caPem: string, c: MtlsCase, timeoutMs = 10_000): Promise<AttemptResult> {
   return new Promise((resolve) => {
@@ -45,13 +57,7 @@ export function attemptConnection(workerUrl: string, caPem: string, c: MtlsCase,
     const send = (m: WorkerToCoordinator) => ws.send(encode(m, { validate: false }));
     ws.onopen = () => {
       opened = true;
-      send({
-        type: "hello",
-        protocol_version: PROTOCOL_VERSION,
-        min_protocol_version: PROTOCOL_VERSION,
-        max_protocol_version: PROTOCOL_VERSION,
-        worker_version: "0.1.0",
-      });
+      send(HELLO);
     };
     ws.onmessage = async (ev) => {
       const d = decodeCoordinatorMessage(String(ev.data));
@@ -61,7 +67,7 @@ export function attemptConnection(workerUrl: string, caPem: string, c: MtlsCase,
         const signature = await signChallenge(c.signWith, authChallengePayload(m.nonce));
         if (ws.readyState !== WebSocket.OPEN) return;
         send({ type: "auth_response", cert_serial: c.serial, signature, algorithm: "ECDSA-P256-SHA256" });
-        send(REGISTER);
+        send(registerFrame("mtls-matrix"));
       } else if (m.type === "welcome") {
         finish({ outcome: "accepted" });
       } else if (m.type === "error") {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { createCsr, ECDSA_SHA256, importPkcs8Pem, x509 } from "@gogrid/protocol/identity";
 import type { Coordinator } from "../../src/coordinator.ts";
 import { createWorkerKeyPair, exportPkcs8Pem, loadOrCreatePki } from "../../src/pki/index.ts";
+import { enrol } from "../sim-worker.ts";
 
 type X509Certificate = InstanceType<typeof x509.X509Certificate>;
 
@@ -45,23 +46,9 @@ export interface Enrolled {
 
 const DAY_MS = 86_400_000;
 
-/** Enrols through the real endpoint with a fresh key pair. */
+/** Enrols through the real endpoint with a fresh key pair (the certificate's CN is the node id whatever the CSR says). */
 export async function enrolWithKeys(apiUrl: string, token: string): Promise<Enrolled> {
-  const keys = await createWorkerKeyPair();
-  const res = await fetch(`${apiUrl}/api/v1/register`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ token, csr: await createCsr(keys, "matrix"), name: "mtls-matrix" }),
-  });
-  const body = (await res.json()) as Record<string, string>;
-  if (res.status !== 200) throw new Error(`enrolment failed: ${res.status} ${JSON.stringify(body)}`);
-  return {
-    nodeId: body.node_id as string,
-    serial: body.certificate_serial as string,
-    certPem: body.certificate as string,
-    keyPem: await exportPkcs8Pem(keys.privateKey),
-    keys,
-  };
+  return await enrol(apiUrl, token, "mtls-matrix");
 }
 
 interface ForgeOptions {

@@ -1,6 +1,6 @@
 // Fuzzes live worker sessions over real mTLS: generated and hostile frames before and after registration.
 import { rmSync } from "node:fs";
-import { authChallengePayload, decodeCoordinatorMessage, encode, PROTOCOL_VERSION, type WorkerToCoordinator } from "@gogrid/protocol";
+import { authChallengePayload, decodeCoordinatorMessage, encode, type WorkerToCoordinator } from "@gogrid/protocol";
 import { signChallenge } from "@gogrid/protocol/identity";
 import fc from "fast-check";
 import { messageArbitrary } from "../../../protocol/src/testing/arbitraries.ts";
@@ -8,6 +8,7 @@ import { hostileFrameArbitrary } from "../../../protocol/src/testing/hostile-fra
 import type { Config } from "../../src/config/settings.ts";
 import { startCoordinator } from "../../src/coordinator.ts";
 import { enrolmentToken, testConfig } from "../harness.ts";
+import { HELLO, registerFrame } from "./mtls-attempt.ts";
 import { type Enrolled, enrolWithKeys } from "./mtls-cases.ts";
 
 const AFTER_REGISTRATION = [
@@ -91,13 +92,7 @@ function open(id: Enrolled, caPem: string, url: string, handshake: boolean, repo
   const send = (m: WorkerToCoordinator) => ws.send(encode(m, { validate: false }));
   ws.onopen = () => {
     if (!handshake) return welcome(false);
-    send({
-      type: "hello",
-      protocol_version: PROTOCOL_VERSION,
-      min_protocol_version: PROTOCOL_VERSION,
-      max_protocol_version: PROTOCOL_VERSION,
-      worker_version: "0.1.0",
-    });
+    send(HELLO);
   };
   ws.onmessage = async (ev) => {
     wake?.();
@@ -115,16 +110,7 @@ function open(id: Enrolled, caPem: string, url: string, handshake: boolean, repo
     if (m.type === "auth_challenge" && handshake) {
       const signature = await signChallenge(id.keys.privateKey, authChallengePayload(m.nonce));
       send({ type: "auth_response", cert_serial: id.serial, signature, algorithm: "ECDSA-P256-SHA256" });
-      send({
-        type: "register",
-        client_id: "session-fuzz",
-        gpu_info: [],
-        capabilities: { max_concurrent_jobs: 1, models: [], max_context: 4096 },
-        resource_mode: "default",
-        version: "0.1.0",
-        os: "linux",
-        arch: "x64",
-      } as WorkerToCoordinator);
+      send(registerFrame("session-fuzz"));
     }
   };
   return {
