@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { LLAMA_PACKAGE_VERSION, platformVariants } from "../native/src/library.ts";
-import { isSemVer } from "../protocol/src/release/index.ts";
+import { isSemVer, platformKey } from "../protocol/src/release/index.ts";
 import { HELPER_NAMES } from "../tray/src/helper-names.ts";
 
 const root = resolve(import.meta.dir, "..");
@@ -158,14 +158,25 @@ interface ReleaseDefines {
 let release: ReleaseDefines = { rootKeys: process.env.GOGRID_UPDATE_ROOT_KEYS ?? "", outDir: join(root, "dist", "bin") };
 
 function defines(t: Target, flavour: Flavour): string[] {
-  const platform = `${t.bun.replace(/^bun-/, "")}${flavour === "gpu" ? "-gpu" : ""}`;
   const d: Record<string, string> = {
-    "process.env.GOGRID_BUILD_PLATFORM": platform,
+    "process.env.GOGRID_BUILD_PLATFORM": platformKey(t.platform, t.arch, flavour),
     // always defined, so a compiled worker never takes root keys from its environment
     "process.env.GOGRID_UPDATE_ROOT_KEYS": release.rootKeys,
     ...(release.version ? { "process.env.GOGRID_BUILD_VERSION": release.version } : {}),
   };
   return Object.entries(d).flatMap(([k, v]) => ["--define", `${k}=${JSON.stringify(v)}`]);
+}
+
+/** `bun build --compile` of one entry for the target, into `outfile` (its folder made first). */
+async function compile(t: Target, entry: string, outfile: string, extra: string[] = [], what = t.bun): Promise<string> {
+  mkdirSync(dirname(outfile), { recursive: true });
+  const proc = Bun.spawn([process.execPath, "build", "--compile", `--target=${t.bun}`, ...extra, entry, "--outfile", outfile], {
+    cwd: root,
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  if ((await proc.exited) !== 0) throw new Error(`bun build --compile failed for ${what}`);
+  return outfile;
 }
 
 async function build(t: Target, flavour: Flavour): Promise<string | null> {
@@ -176,17 +187,7 @@ async function build(t: Target, flavour: Flavour): Promise<string | null> {
   const entry = join(work, `worker-entry-${flavour}.ts`);
   writeFileSync(entry, entrySource(t, variants, work));
   const outfile = join(release.outDir, t.bun, flavour === "gpu" ? t.exe.replace("gogrid-worker", "gogrid-worker-gpu") : t.exe);
-  mkdirSync(dirname(outfile), { recursive: true });
-  const proc = Bun.spawn(
-    [process.execPath, "build", "--compile", `--target=${t.bun}`, ...defines(t, flavour), entry, "--outfile", outfile],
-    {
-      cwd: root,
-      stdout: "inherit",
-      stderr: "inherit",
-    },
-  );
-  if ((await proc.exited) !== 0) throw new Error(`bun build --compile failed for ${t.bun}`);
-  return outfile;
+  return await compile(t, entry, outfile, defines(t, flavour));
 }
 
 /** gogrid-tray: the tray with systray2's helper for the target and the state icons embedded. */
@@ -208,13 +209,7 @@ async function buildTray(t: Target): Promise<string> {
     ].join("\n"),
   );
   const outfile = join(release.outDir, t.bun, t.exe.replace("gogrid-worker", "gogrid-tray"));
-  const proc = Bun.spawn([process.execPath, "build", "--compile", `--target=${t.bun}`, entry, "--outfile", outfile], {
-    cwd: root,
-    stdout: "inherit",
-    stderr: "inherit",
-  });
-  if ((await proc.exited) !== 0) throw new Error(`bun build --compile failed for the tray on ${t.bun}`);
-  return outfile;
+  return await compile(t, entry, outfile, [], `the tray on ${t.bun}`);
 }
 
 if (import.meta.main) {

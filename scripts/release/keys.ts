@@ -34,6 +34,11 @@ export async function keygen(
   return { keyid: k.keyid, publicKey: k.publicKey, files: [keyFile, pubFile] };
 }
 
+/** The ISO time `days` days after `now` (ms): when a signed manifest or key set expires. */
+export function expiresIn(now: number, days: number): string {
+  return new Date(now + days * 86_400_000).toISOString();
+}
+
 export function readHexKey(file: string, what: string): string {
   let text: string;
   try {
@@ -77,7 +82,7 @@ export async function signKeySet(o: {
   const body: KeySetBody = {
     type: "gogrid-keys",
     version: o.version,
-    expires: new Date((o.now ?? Date.now()) + o.expiresDays * 86_400_000).toISOString(),
+    expires: expiresIn(o.now ?? Date.now(), o.expiresDays),
     keys,
     revoked: [...new Set(revoked)],
   };

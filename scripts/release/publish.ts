@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { dirname, join, relative } from "node:path";
 import { isSemVer, type ManifestBody, type PlatformBuild, ReleaseChannel, signBody } from "../../protocol/src/release/index.ts";
 import { sha256File } from "../../worker/src/update/fetch-verified.ts";
-import { readHexKey } from "./keys.ts";
+import { expiresIn, readHexKey } from "./keys.ts";
 
 export interface PublishOptions {
   channel: string;
@@ -77,14 +77,18 @@ function makeDelta(from: string, to: string, out: string): void {
   if (p.exitCode !== 0) throw new Error(`xdelta3 failed: ${p.stderr.toString().trim()}`);
 }
 
+function checkRollout(percent: number): void {
+  if (!Number.isInteger(percent) || percent < 1 || percent > 100) {
+    throw new Error(`--rollout ${percent} is not valid: a percentage from 1 to 100`);
+  }
+}
+
 export async function publish(o: PublishOptions): Promise<{ manifest: ManifestBody; platforms: PublishedPlatform[] }> {
   if (!(ReleaseChannel.anyOf as { const: string }[]).some((c) => c.const === o.channel)) {
     throw new Error(`--channel "${o.channel}" is not valid: stable, beta or dev`);
   }
   if (!isSemVer(o.version)) throw new Error(`--version "${o.version}" is not a semantic version like 1.2.3`);
-  if (!Number.isInteger(o.rolloutPercent) || o.rolloutPercent < 1 || o.rolloutPercent > 100) {
-    throw new Error(`--rollout ${o.rolloutPercent} is not valid: a percentage from 1 to 100`);
-  }
+  checkRollout(o.rolloutPercent);
   const key = readHexKey(o.releaseKeyFile, "release secret key");
   const builds = findBuilds(o.binDir);
   if (builds.size === 0) throw new Error(`no worker builds under ${o.binDir} (run bun run build first)`);
@@ -126,7 +130,7 @@ export async function publish(o: PublishOptions): Promise<{ manifest: ManifestBo
     channel: o.channel as ManifestBody["channel"],
     version: o.version,
     released_at: new Date(now).toISOString(),
-    expires: new Date(now + o.expiresDays * 86_400_000).toISOString(),
+    expires: expiresIn(now, o.expiresDays),
     minimum_version: o.minimumVersion ?? previous?.minimum_version ?? "0.0.0",
     rollout_percent: o.rolloutPercent,
     platforms,
@@ -154,12 +158,10 @@ export async function resign(o: {
   if (!existsSync(mPath)) throw new Error(`no manifest for channel "${o.channel}" at ${mPath}`);
   const body = (JSON.parse(readFileSync(mPath, "utf8")) as { signed: ManifestBody }).signed;
   if (o.rolloutPercent !== undefined) {
-    if (!Number.isInteger(o.rolloutPercent) || o.rolloutPercent < 1 || o.rolloutPercent > 100) {
-      throw new Error(`--rollout ${o.rolloutPercent} is not valid: a percentage from 1 to 100`);
-    }
+    checkRollout(o.rolloutPercent);
     body.rollout_percent = o.rolloutPercent;
   }
-  if (o.expiresDays !== undefined) body.expires = new Date((o.now ?? Date.now()) + o.expiresDays * 86_400_000).toISOString();
+  if (o.expiresDays !== undefined) body.expires = expiresIn(o.now ?? Date.now(), o.expiresDays);
   await writeSigned(mPath, body, readHexKey(o.releaseKeyFile, "release secret key"));
   return body;
 }
