@@ -3,10 +3,9 @@
 // Each part's own table is printed as it finishes; then a summary of the headline figures; the LAST
 // stdout line is one JSON object {"<part>": <that part's last JSON line>, ...} (null and an entry
 // in "errors" for a part that failed).
-import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseFlags } from "./flags.ts";
-import { progress, table } from "./report.ts";
+import { machine, progress, table } from "./report.ts";
 
 const ROOT = join(import.meta.dir, "..");
 export const PARTS = ["engine", "batch", "coordinator", "connections", "relay", "idle", "sizes"] as const;
@@ -98,9 +97,7 @@ if (import.meta.main) {
     if (r.json !== null) rows.push(...headlines(part, r.json));
     else rows.push([part, "failed", "", r.error]);
   }
-  const head = `bench — ${cpus().length} cores, load ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" ")}${f.bool("quick") ? " (quick: smoke figures, not measurements)" : ""}`;
+  const head = `bench — ${machine()}${f.bool("quick") ? " (quick: smoke figures, not measurements)" : ""}`;
   process.stdout.write(`\n${head}\n\n${table(["part", "case", "figure", "value"], rows)}\n`);
   process.stdout.write(`${JSON.stringify({ ...result, ...(Object.keys(errors).length ? { errors } : {}) })}\n`);
   process.exit(Object.keys(errors).length ? 1 : 0);

@@ -7,7 +7,7 @@
 // generated tokens over the wall time of the run, prompts included. The runs alternate between the
 // two engines, rep by rep. The temperature-0 output of every concurrent job is compared with the
 // same prompt generated alone. Last stdout line: a JSON array, one object per N.
-import { cpus, loadavg } from "node:os";
+import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { buildCLoop, startCLoop } from "../native/bench/children.ts";
 import { waitForQuiet } from "../native/bench/cpu-load.ts";
@@ -15,7 +15,7 @@ import { median } from "../native/bench/report.ts";
 import type { EngineRunner } from "../native/bench/runner.ts";
 import { LlamaEngine, type LlamaModel } from "../native/src/index.ts";
 import { parseFlags } from "./flags.ts";
-import { finish, progress, ratio, round, table } from "./report.ts";
+import { finish, machine, progress, ratio, round, table } from "./report.ts";
 
 export const DEFAULT_MODEL = join(import.meta.dir, "..", "..", "shared", "models", "stories260K.gguf");
 
@@ -228,8 +228,6 @@ if (import.meta.main) {
     log: progress("batch"),
   };
   const rows = await benchBatch(o);
-  const head = `bench:batch — ${cpus().length} cores, threads ${o.threads}, load ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" ")}; aggregate tok/s = all generated tokens / wall time (prompts included), median of ${o.reps}`;
+  const head = `bench:batch — ${machine(`threads ${o.threads}`)}; aggregate tok/s = all generated tokens / wall time (prompts included), median of ${o.reps}`;
   finish(`${head}\n\n${batchTable(rows)}\n`, rows);
 }

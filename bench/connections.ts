@@ -4,10 +4,9 @@
 // the gateway and send heartbeats at the interval the coordinator asks for; they run in several
 // child processes. Issue 9's scale run: --workers 10000 (goal: ≤ 1 GB RSS, ≤ 10% of one core).
 // Last stdout line: one JSON object.
-import { cpus, loadavg } from "node:os";
 import { parseFlags } from "./flags.ts";
 import { rssMb, watchProcess } from "./proc-stats.ts";
-import { finish, progress, round, table, verdict } from "./report.ts";
+import { finish, machine, progress, round, table, verdict } from "./report.ts";
 import { closeAll, fileLimits, fleetStats, startCoordinatorChild, startFleet } from "./stack.ts";
 
 export const CONNECTION_GOALS = { workers: 10_000, rss_mb: 1024, cpu_pct: 10 };
@@ -129,8 +128,6 @@ if (import.meta.main) {
     connectLimitSeconds: f.num("connect-limit", 1, true),
     log: progress("connections"),
   });
-  const head = `bench:connections — ${cpus().length} cores, load ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" ")}; idle mTLS workers with heartbeats; per 1000 = (RSS − idle RSS) and CPU over connected workers`;
+  const head = `bench:connections — ${machine()}; idle mTLS workers with heartbeats; per 1000 = (RSS − idle RSS) and CPU over connected workers`;
   finish(`${head}\n\n${connectionsTable(r)}\n`, r);
 }

@@ -6,9 +6,8 @@
 //   max    — closed loop with --concurrency jobs in flight: the most jobs/s;
 //   rate   — open loop offering --rate jobs/s for --seconds (issue 9: 1,000/s for 60 s, p50 ≤ 2 ms, p99 ≤ 10 ms).
 // Last stdout line: a JSON array, one object per store and mode.
-import { cpus, loadavg } from "node:os";
 import { parseFlags } from "./flags.ts";
-import { finish, progress, ratio, round, table, verdict } from "./report.ts";
+import { finish, machine, progress, ratio, round, table, verdict } from "./report.ts";
 import { BENCH_MODEL_ID, closeAll, type LoadFigures, runLoad, startCoordinatorChild, startFleet } from "./stack.ts";
 
 /** pg-boss's published figure (its README, 4 CPUs): an anchor printed beside ours, not measured here. */
@@ -94,8 +93,12 @@ export async function benchCoordinator(o: CoordinatorBenchOptions): Promise<Coor
     const c = await startCoordinatorChild({ postgres: store === "postgres" });
     let fleet: Awaited<ReturnType<typeof startFleet>> | null = null;
     try {
-      fleet = await startFleet(c, { workers: o.workers, processes: 1, spec: { mode: "instant", capacity: 256, heartbeat: true } });
-      if (fleet.connected !== o.workers) throw new Error(`only ${fleet.connected}/${o.workers} workers connected: ${fleet.errors[0]}`);
+      fleet = await startFleet(c, {
+        workers: o.workers,
+        processes: 1,
+        spec: { mode: "instant", capacity: 256, heartbeat: true },
+        requireAll: true,
+      });
       const base = { model: BENCH_MODEL_ID, max_tokens: 1, stream: false } as const;
       // a short warm-up: JIT, prepared statements, connection pools
       await runLoad(c, { ...base, mode: "closed", concurrency: 4, seconds: 1 }, 1);
@@ -172,8 +175,6 @@ if (import.meta.main) {
     log: progress("coordinator"),
   };
   const runs = await benchCoordinator(o);
-  const head = `bench:coordinator — ${cpus().length} cores, load ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" ")}; instant simulated workers; latency = client-observed, request → answer`;
+  const head = `bench:coordinator — ${machine()}; instant simulated workers; latency = client-observed, request → answer`;
   finish(`${head}\n\n${coordinatorTable(runs)}\n`, runs);
 }

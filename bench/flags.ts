@@ -7,10 +7,6 @@ export interface Flag {
   description: string;
 }
 
-export class BenchUsageError extends Error {
-  readonly code = "bench_usage";
-}
-
 export function usage(command: string, flags: Record<string, Flag>): string {
   const lines = Object.entries(flags).map(([name, f]) => {
     const left = `  --${name}${f.type === "string" ? " <value>" : ""}`;
@@ -23,7 +19,7 @@ export function usage(command: string, flags: Record<string, Flag>): string {
 export interface Parsed {
   str(name: string): string;
   bool(name: string): boolean;
-  /** A number ≥ min (integer unless `real`), or a BenchUsageError naming the flag. */
+  /** A number ≥ min (integer unless `real`); otherwise prints the error naming the flag and exits 2. */
   num(name: string, min: number, real?: boolean): number;
   list(name: string, allowed: readonly string[]): string[];
 }

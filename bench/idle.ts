@@ -4,11 +4,11 @@
 // GOGRID_HOME, enrolled with a fresh token, heartbeating at the coordinator's default interval.
 // Last stdout line: one JSON object.
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags } from "./flags.ts";
 import { watchProcess } from "./proc-stats.ts";
-import { finish, progress, round, table, verdict } from "./report.ts";
+import { finish, machine, progress, round, table, verdict } from "./report.ts";
 import { closeAll, startCoordinatorChild } from "./stack.ts";
 
 export const IDLE_GOALS = { cpu_pct: 0.2, rss_mb: 120 };
@@ -117,8 +117,6 @@ if (import.meta.main) {
     heartbeatSecs: f.num("heartbeat-secs", 1),
     log: progress("idle"),
   });
-  const head = `bench:idle — ${cpus().length} cores, load ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" ")}; a real worker (bun worker/src/main.ts run) with no job; CPU % of one core`;
+  const head = `bench:idle — ${machine()}; a real worker (bun worker/src/main.ts run) with no job; CPU % of one core`;
   finish(`${head}\n\n${idleTable(r)}\n`, r);
 }

@@ -4,15 +4,21 @@ import { readFileSync } from "node:fs";
 /** Clock ticks per second of /proc's counters (USER_HZ, 100 on Linux). */
 const HZ = 100;
 
-/** CPU seconds (user + system, all threads) the process has used so far; null when unreadable. */
-export function cpuSeconds(pid: number): number | null {
+/** CPU clock ticks (user + system, all threads) the process has used so far; null when unreadable. */
+export function cpuTicks(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / HZ;
+    return Number(f[11]) + Number(f[12]);
   } catch {
     return null;
   }
+}
+
+/** CPU seconds (user + system, all threads) the process has used so far; null when unreadable. */
+export function cpuSeconds(pid: number): number | null {
+  const ticks = cpuTicks(pid);
+  return ticks === null ? null : ticks / HZ;
 }
 
 /** Resident set size in MiB; null when unreadable. */

@@ -3,9 +3,8 @@
 // Simulated workers stream each job as --chunks one-token chunks over their real mTLS sockets; SSE
 // clients (child processes) keep --streams POST /v1/completions stream:true requests open and count
 // the completion text they receive. Last stdout line: one JSON object.
-import { cpus, loadavg } from "node:os";
 import { parseFlags } from "./flags.ts";
-import { finish, progress, table, verdict } from "./report.ts";
+import { finish, machine, progress, table, verdict } from "./report.ts";
 import { BENCH_MODEL_ID, closeAll, fleetStats, runLoad, startCoordinatorChild, startFleet } from "./stack.ts";
 
 export const RELAY_GOAL_TOKENS_PER_S = 100_000;
@@ -27,8 +26,8 @@ export async function benchRelay(o: RelayOptions): Promise<Record<string, unknow
       workers: o.workers,
       processes: 1,
       spec: { mode: "stream", chunks: o.chunks, capacity: 256, heartbeat: true },
+      requireAll: true,
     });
-    if (fleet.connected !== o.workers) throw new Error(`only ${fleet.connected}/${o.workers} workers connected: ${fleet.errors[0]}`);
     const spec = { model: BENCH_MODEL_ID, max_tokens: o.chunks, stream: true, mode: "closed" } as const;
     await runLoad(c, { ...spec, concurrency: 2, seconds: 1 }, 1); // warm-up
     o.log(`${o.streams} SSE streams of ${o.chunks} tokens for ${o.seconds} s`);
@@ -107,8 +106,6 @@ if (import.meta.main) {
     clients: f.num("clients", 1),
     log: progress("relay"),
   });
-  const head = `bench:relay — ${cpus().length} cores, load ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" ")}; tokens counted by the SSE clients`;
+  const head = `bench:relay — ${machine()}; tokens counted by the SSE clients`;
   finish(`${head}\n\n${relayTable(r)}\n`, r);
 }

@@ -1,4 +1,5 @@
 // Shared output of the bench parts: figures rounded, percentiles, a plain text table, the last JSON line.
+import { cpus, loadavg } from "node:os";
 
 export function round(v: number | null | undefined, digits = 2): number | null {
   return v === null || v === undefined || !Number.isFinite(v) ? null : Number(v.toFixed(digits));
@@ -37,6 +38,14 @@ export function table(head: string[], rows: unknown[][]): string {
 /** "met" / "NOT met" / "not judged" for a goal. */
 export function verdict(met: boolean | null): string {
   return met === null ? "not judged" : met ? "met" : "NOT met";
+}
+
+/** The machine for a report's header: "N cores, [extra, ]load 1m 5m 15m". */
+export function machine(extra?: string): string {
+  const load = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+  return `${cpus().length} cores, ${extra ? `${extra}, ` : ""}load ${load}`;
 }
 
 /** Progress on stderr, so stdout stays the table plus the last JSON line. */

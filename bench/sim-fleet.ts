@@ -37,7 +37,7 @@ const counts = { jobs: 0, chunks: 0, heartbeats: 0, acks: 0 };
 const started = Date.now();
 
 /** The text a bench worker answers: `n` times "a" (one character per chunk, one token each). */
-export const benchText = (n: number) => "a".repeat(n);
+const benchText = (n: number) => "a".repeat(n);
 
 function send(w: SimWorker, m: WorkerToCoordinator): void {
   w.ws?.send(encode(m, { validate: false }));

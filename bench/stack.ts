@@ -59,10 +59,13 @@ export interface Fleet {
   seconds: number;
 }
 
-/** Enrols and connects `workers` simulated workers spread over `processes` child processes. */
+/**
+ * Enrols and connects `workers` simulated workers spread over `processes` child processes. With
+ * `requireAll`, fewer than `workers` connected is an error (the fleet's processes are closed first).
+ */
 export async function startFleet(
   c: CoordinatorChild,
-  o: { workers: number; processes: number; spec: Omit<FleetSpec, "tokens"> },
+  o: { workers: number; processes: number; spec: Omit<FleetSpec, "tokens">; requireAll?: boolean },
 ): Promise<Fleet> {
   const t0 = performance.now();
   const procs = Math.max(1, Math.min(o.processes, o.workers));
@@ -89,6 +92,10 @@ export async function startFleet(
     }),
   );
   fleet.seconds = (performance.now() - t0) / 1000;
+  if (o.requireAll && fleet.connected !== o.workers) {
+    await closeAll(children);
+    throw new Error(`only ${fleet.connected}/${o.workers} workers connected: ${fleet.errors[0]}`);
+  }
   return fleet;
 }
 
@@ -106,21 +113,14 @@ export async function closeAll(children: (JsonChild | null | undefined)[]): Prom
   await Promise.all(children.map((c) => c?.close()));
 }
 
-export interface LoadFigures {
-  sent: number;
-  ok: number;
-  wrong: number;
-  errors: number;
-  skipped: number;
-  first_error: string | null;
+/** The load clients' results summed (per-job latencies become percentiles), with the coordinator's process figures. */
+export interface LoadFigures
+  extends Pick<LoadResult, "sent" | "ok" | "wrong" | "errors" | "skipped" | "first_error" | "tokens" | "send_late_p99_ms" | "seconds"> {
   jobs_per_s: number | null;
-  tokens: number;
   tokens_per_s: number | null;
   p50_ms: number | null;
   p99_ms: number | null;
   max_ms: number | null;
-  send_late_p99_ms: number;
-  seconds: number;
   coordinator: ProcWindow | null;
   /** Coordinator CPU milliseconds per completed job. */
   coordinator_cpu_ms_per_job: number | null;

@@ -1,5 +1,6 @@
 // How much CPU other processes (and the hypervisor) took while one run was timed, from /proc (Linux only).
 import { readFileSync } from "node:fs";
+import { cpuTicks } from "../../bench/proc-stats.ts";
 
 /** Clock ticks per second of /proc's counters (USER_HZ, 100 on Linux). */
 const HZ = 100;
@@ -16,15 +17,8 @@ function busyTicks(): number | null {
   }
 }
 
-function processTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(f[11]) + Number(f[12]); // utime + stime of all its threads
-  } catch {
-    return 0;
-  }
-}
+/** utime + stime of all the process's threads, in ticks; 0 when unreadable. */
+const processTicks = (pid: number): number => cpuTicks(pid) ?? 0;
 
 export interface LoadSample {
   /** CPU cores' worth of work by anything but `pids` during the window (0 = quiet). */

@@ -1,4 +1,5 @@
 // Medians, ratios and goals of one model's runs; the human table and the JSON object of the output contract.
+import { ratio, round } from "../../bench/report.ts";
 import type { BenchModel } from "./models.ts";
 import type { RunFigures } from "./runner.ts";
 
@@ -40,14 +41,6 @@ export function median(values: number[]): number | null {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
-function round(v: number | null, digits: number): number | null {
-  return v === null || !Number.isFinite(v) ? null : Number(v.toFixed(digits));
-}
-
-function ratio(a: number | null, b: number | null): number | null {
-  return a === null || b === null || b <= 0 ? null : a / b;
 }
 
 const tg = (r: EngineRuns) => (r.error ? null : median(r.runs.map((x) => x.tgTps)));
