@@ -6,15 +6,15 @@ import type { Server } from "bun";
 import { Elysia } from "elysia";
 import postgres from "postgres";
 import { errorHandling } from "./api/app.ts";
-import { tooLarge } from "./api/body.ts";
+import { declaredTooLarge } from "./api/body.ts";
 import { jobRoutes } from "./api/jobs/index.ts";
 import { openAiRoutes } from "./api/openai/index.ts";
-import { bodyLimit } from "./api/openai/service.ts";
+import { type ApiLimits, bodyLimit } from "./api/openai/service.ts";
 import { AuditService } from "./audit/service.ts";
 import type { Config } from "./config/settings.ts";
 import { dashboardRoutes } from "./dashboard/index.ts";
 import { openRepository } from "./db/open.ts";
-import type { Repository } from "./db/repository.ts";
+import type { Repository, WorkerRow } from "./db/repository.ts";
 import { reconcileCredits } from "./earnings/reconcile.ts";
 import { enrolmentRoutes } from "./enrolment/index.ts";
 import { Gateway } from "./gateway/server.ts";
@@ -96,15 +96,21 @@ export async function startCoordinator(
   const instanceId = config.instanceId || crypto.randomUUID();
   const leaseMs = config.leaseSecs * 1000;
 
+  // A scrape starts both worker gauges' reads before awaiting either: they share one read of the table.
+  let workersRead: Promise<WorkerRow[]> | null = null;
+  const scrapeWorkers = (): Promise<WorkerRow[]> =>
+    (workersRead ??= repo.listWorkers().finally(() => {
+      workersRead = null;
+    }));
   const metrics = new CoordinatorMetrics({
     defaultMetrics: true,
     workerCounts: async () => {
       const counts: Partial<Record<WorkerState, number>> = {};
-      for (const w of await repo.listWorkers()) if (w.revokedAt === null) counts[w.status] = (counts[w.status] ?? 0) + 1;
+      for (const w of await scrapeWorkers()) if (w.revokedAt === null) counts[w.status] = (counts[w.status] ?? 0) + 1;
       return counts;
     },
     queueDepth: () => repo.countJobs("queued"),
-    quarantinedCount: async () => (await repo.listWorkers()).filter((w) => w.quarantinedAt !== null && w.revokedAt === null).length,
+    quarantinedCount: async () => (await scrapeWorkers()).filter((w) => w.quarantinedAt !== null && w.revokedAt === null).length,
     onCollectError: (source, e) => log("warn", `metrics ${source}: ${(e as Error).message}`),
   });
   const audit = new AuditService(
@@ -201,6 +207,7 @@ export async function startCoordinator(
   }, 1000);
 
   const workerUrl = `wss://${hostForUrl(config.workerHost)}:${gateway.port}`;
+  const limits: ApiLimits = { maxPromptChars: config.maxPromptChars, maxTokens: config.maxTokens };
   const app = new Elysia()
     .use(httpMetrics(metrics)) // first: it only sees routes added after it
     .use(errorHandling((level, message) => log(level, message)))
@@ -217,28 +224,21 @@ export async function startCoordinator(
       }),
     )
     .get("/healthz", () => ({ ok: true, instance: instanceId }))
-    .use(openAiRoutes({ repo, jobs, limits: { maxPromptChars: config.maxPromptChars, maxTokens: config.maxTokens } }))
-    .use(
-      jobRoutes({
-        repo,
-        jobs,
-        limits: { maxPromptChars: config.maxPromptChars, maxTokens: config.maxTokens },
-        cancel: (id, reason) => jobs.cancel(id, reason),
-      }),
-    )
+    .use(openAiRoutes({ repo, jobs, limits }))
+    .use(jobRoutes({ repo, jobs, limits, cancel: (id, reason) => jobs.cancel(id, reason) }))
     .use(enrolmentRoutes({ repo, pki, workerUrl: () => workerUrl }));
   // (the dashboard's clientIp above reads `api` per request, after this line has run)
-  const maxBody = bodyLimit({ maxPromptChars: config.maxPromptChars, maxTokens: config.maxTokens });
+  const maxBody = bodyLimit(limits);
   const api: Server<undefined> = Bun.serve({
     hostname: config.apiHost,
     port: config.apiPort,
     // a last line behind the per-route caps: no declared body larger than the largest allowed request is read
     // (Bun's own maxRequestBodySize would answer first, without the OpenAI-shaped error)
     fetch: (req) => {
-      const declared = Number(req.headers.get("content-length") ?? 0);
+      const refused = declaredTooLarge(req, maxBody);
       // the client API and enrolment check their own (smaller) caps after the key or token
-      if (declared <= maxBody || /^\/(v1|api\/v1)\//.test(new URL(req.url).pathname)) return app.handle(req);
-      return tooLarge(maxBody, `${declared.toLocaleString("en-US")} bytes`).response();
+      if (!refused || /^\/(v1|api\/v1)\//.test(new URL(req.url).pathname)) return app.handle(req);
+      return refused.response();
     },
     idleTimeout: 0,
   });

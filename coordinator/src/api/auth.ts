@@ -49,21 +49,28 @@ export class ApiKeyCache {
 const caches = new WeakMap<Repository, ApiKeyCache>();
 
 function cacheFor(repo: Repository): ApiKeyCache {
-  const cache = caches.get(repo) ?? new ApiKeyCache();
-  caches.set(repo, cache);
+  let cache = caches.get(repo);
+  if (!cache) {
+    cache = new ApiKeyCache();
+    caches.set(repo, cache);
+  }
   return cache;
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null when the header is missing or not that. */
+export function bearerToken(header: string | null): string | null {
+  return /^Bearer\s+(\S+)$/i.exec((header ?? "").trim())?.[1] ?? null;
 }
 
 /** The key behind `Authorization: Bearer …`, or a 401 with an OpenAI-shaped body. */
 export async function authenticate(repo: Repository, request: Request, cache: ApiKeyCache = cacheFor(repo)): Promise<ApiKeyRow> {
-  const header = request.headers.get("authorization") ?? "";
-  const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
-  if (!match) {
+  const secret = bearerToken(request.headers.get("authorization"));
+  if (secret === null) {
     throw unauthorized(
       "You didn't provide an API key. Send it as `Authorization: Bearer <key>`; ask the operator for one (gogrid-admin keys create).",
     );
   }
-  const key = await cache.lookup(repo, hashSecret(match[1] as string));
+  const key = await cache.lookup(repo, hashSecret(secret));
   if (!key) throw unauthorized("Incorrect API key provided.");
   if (key.revokedAt !== null) throw unauthorized("This API key has been revoked.");
   return key;

@@ -13,15 +13,20 @@ export const tooLarge = (maxBytes: number, got: string) =>
     { Connection: "close" },
   );
 
+/** The 413 for a request whose Content-Length declares more than `maxBytes`; null when it declares no more, or none. */
+export function declaredTooLarge(request: Request, maxBytes: number): ApiError | null {
+  const declared = request.headers.get("content-length");
+  if (declared === null || !/^\d+$/.test(declared.trim()) || Number(declared) <= maxBytes) return null;
+  return tooLarge(maxBytes, `${Number(declared).toLocaleString("en-US")} bytes`);
+}
+
 /**
  * The body parsed as JSON, whatever its Content-Type says. Never reads more than `maxBytes` + one
  * chunk: a larger Content-Length is refused before reading, a longer stream is cancelled.
  */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBytes) {
-    throw tooLarge(maxBytes, `${Number(declared).toLocaleString("en-US")} bytes`);
-  }
+  const refused = declaredTooLarge(request, maxBytes);
+  if (refused) throw refused;
   const chunks: Uint8Array[] = [];
   let total = 0;
   if (request.body) {

@@ -1,6 +1,7 @@
 // Metrics feature: GET /metrics (Prometheus text, optional bearer token) and the exports of the folder.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
+import { bearerToken } from "../api/auth.ts";
 import { ApiError } from "../api/errors.ts";
 import type { CoordinatorMetrics } from "./service.ts";
 
@@ -18,9 +19,9 @@ export interface MetricsRoutesOptions {
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 function tokenMatches(header: string | null, expected: Buffer): boolean {
-  const match = /^Bearer\s+(\S+)$/i.exec((header ?? "").trim());
+  const token = bearerToken(header);
   // compare digests: constant time, whatever the lengths
-  return match !== null && timingSafeEqual(digest(match[1] as string), expected);
+  return token !== null && timingSafeEqual(digest(token), expected);
 }
 
 export function metricsRoutes(metrics: CoordinatorMetrics, options: MetricsRoutesOptions = {}) {

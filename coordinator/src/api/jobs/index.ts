@@ -3,11 +3,8 @@ import { Elysia } from "elysia";
 import type { JobRow } from "../../db/repository.ts";
 import { outcomeOf } from "../../jobs/service.ts";
 import { authenticate } from "../auth.ts";
-import { readJsonBody } from "../body.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
-import { type OpenAiDeps, submitJob } from "../openai/index.ts";
-import { type ChatRequest, type CompletionRequest, firstProblem } from "../openai/model.ts";
-import { bodyLimit, chatJob, completionJob } from "../openai/service.ts";
+import { type OpenAiDeps, submitRequest } from "../openai/index.ts";
 
 export interface JobsApiDeps extends OpenAiDeps {
   cancel(jobId: string, reason: string): Promise<JobRow | null>;
@@ -46,15 +43,10 @@ export function jobRoutes(deps: JobsApiDeps) {
     .post(
       "/api/v1/jobs",
       async ({ request, set }) => {
-        const key = await authenticate(deps.repo, request);
-        const body = await readJsonBody(request, bodyLimit(deps.limits));
-        const chat = typeof body === "object" && body !== null && "messages" in body;
-        const problem = firstProblem(chat ? "chat" : "completion", body);
-        if (problem) throw badRequest(problem[1], problem[0]);
-        const req = body as CompletionRequest | ChatRequest;
-        if (req.stream) throw badRequest("this endpoint queues the job and returns at once; stream with /v1/completions instead", "stream");
-        const jobRequest = chat ? chatJob(req as ChatRequest, deps.limits) : completionJob(req as CompletionRequest, deps.limits);
-        const job = await submitJob(deps, key.id, req.model, jobRequest, req.priority);
+        const { job } = await submitRequest(deps, request, null, (req) => {
+          if (req.stream)
+            throw badRequest("this endpoint queues the job and returns at once; stream with /v1/completions instead", "stream");
+        });
         set.status = 202;
         const row = await deps.repo.getJob(job.id);
         return row ? view(row) : { id: job.id, object: "job", status: "queued" };

@@ -26,7 +26,7 @@ function outcomeError(o: JobOutcome): ApiError {
 }
 
 /** Submits a job; a refusal becomes the API's 404 (unknown model) or 503 (no capacity, full queue). */
-export async function submitJob(
+async function submitJob(
   deps: OpenAiDeps,
   apiKeyId: string,
   model: string,
@@ -80,15 +80,33 @@ function sse(kind: "completion" | "chat", job: SubmittedJob, model: string, incl
   });
 }
 
-async function handle(deps: OpenAiDeps, kind: "completion" | "chat", request: Request): Promise<Response> {
-  // the key first: nobody without one gets a body read
+type RequestKind = "completion" | "chat";
+
+/**
+ * What both submitting routes do, in this order: the key (nobody without one gets a body read),
+ * the capped body, its checks, `refuse` (a route's own check, after the shape is known good), the job.
+ * `kind` null: a chat request when the body has `messages`, else a completion.
+ */
+export async function submitRequest(
+  deps: OpenAiDeps,
+  request: Request,
+  kind: RequestKind | null,
+  refuse?: (req: CompletionRequest | ChatRequest) => void,
+): Promise<{ req: CompletionRequest | ChatRequest; job: SubmittedJob }> {
   const key = await authenticate(deps.repo, request);
   const body = await readJsonBody(request, bodyLimit(deps.limits));
-  const problem = firstProblem(kind, body);
+  const k = kind ?? (typeof body === "object" && body !== null && "messages" in body ? "chat" : "completion");
+  const problem = firstProblem(k, body);
   if (problem) throw badRequest(problem[1], problem[0]);
   const req = body as CompletionRequest | ChatRequest;
-  const jobRequest = kind === "chat" ? chatJob(req as ChatRequest, deps.limits) : completionJob(req as CompletionRequest, deps.limits);
+  refuse?.(req);
+  const jobRequest = k === "chat" ? chatJob(req as ChatRequest, deps.limits) : completionJob(req as CompletionRequest, deps.limits);
   const job = await submitJob(deps, key.id, req.model, jobRequest, req.priority);
+  return { req, job };
+}
+
+async function handle(deps: OpenAiDeps, kind: RequestKind, request: Request): Promise<Response> {
+  const { req, job } = await submitRequest(deps, request, kind);
   if (req.stream) return sse(kind, job, req.model, req.stream_options?.include_usage === true);
   const onAbort = () => void job.cancel("the client disconnected");
   request.signal.addEventListener("abort", onAbort, { once: true });

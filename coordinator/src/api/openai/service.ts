@@ -6,13 +6,11 @@ import type { ChatRequest, CompletionRequest } from "./model.ts";
 export interface ApiLimits {
   maxPromptChars: number;
   maxTokens: number;
-  /** Largest request body read, in bytes (default: room for a maximal prompt, JSON-escaped, plus 1 MiB). */
-  maxBodyBytes?: number;
 }
 
 /** The byte cap on a request body: a prompt of maxPromptChars escaped as \uXXXX (6 bytes each), plus 1 MiB. */
 export function bodyLimit(limits: ApiLimits): number {
-  return limits.maxBodyBytes ?? limits.maxPromptChars * 6 + 1024 * 1024;
+  return limits.maxPromptChars * 6 + 1024 * 1024;
 }
 
 type Common = CompletionRequest | ChatRequest;
