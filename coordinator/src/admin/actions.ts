@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { newApiKey } from "../api/auth.ts";
+import { JOB_STATUSES } from "../db/enums.ts";
 import type { JobRow, JobStatus, PriceRow, Repository } from "../db/repository.ts";
 import { earningsSummary } from "../earnings/ledger.ts";
 import { AmountError, CURRENCY, formatAmount, parseAmount } from "../earnings/pricing.ts";
@@ -50,6 +51,10 @@ export async function revokeWorker(repo: Repository, nodeId: string, reason: str
 const SHA256 = /^[0-9a-f]{64}$/;
 const MODEL_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+function checkModelId(id: string): void {
+  if (!MODEL_ID.test(id)) throw new AdminError(`invalid model id "${id}": letters, digits and . _ : - only`);
+}
+
 async function fileSha256(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of Bun.file(path).stream()) hash.update(chunk);
@@ -58,7 +63,7 @@ async function fileSha256(path: string): Promise<string> {
 
 /** Adds a model from a local GGUF (hashed here) or a URL (sha256 and size given). */
 export async function addModel(repo: Repository, id: string, opts: { path?: string; url?: string; sha256?: string; size?: number }) {
-  if (!MODEL_ID.test(id)) throw new AdminError(`invalid model id "${id}": letters, digits and . _ : - only`);
+  checkModelId(id);
   if (Boolean(opts.path) === Boolean(opts.url)) throw new AdminError("give exactly one of --path or --url");
   let source: string;
   let sha256: string;
@@ -87,13 +92,11 @@ export async function removeModel(repo: Repository, id: string): Promise<void> {
   if (!(await repo.removeModel(id))) throw new AdminError(`no model with id ${id}`);
 }
 
-const STATUSES: JobStatus[] = ["queued", "running", "completed", "failed", "cancelled", "dead"];
-
 export function parseStatuses(text: string | undefined): JobStatus[] | undefined {
   if (!text) return undefined;
   const list = text.split(",").map((s) => s.trim()) as JobStatus[];
-  const bad = list.find((s) => !STATUSES.includes(s));
-  if (bad) throw new AdminError(`invalid status "${bad}": one of ${STATUSES.join(", ")}`);
+  const bad = list.find((s) => !JOB_STATUSES.includes(s));
+  if (bad) throw new AdminError(`invalid status "${bad}": one of ${JOB_STATUSES.join(", ")}`);
   return list;
 }
 
@@ -104,7 +107,7 @@ export async function cancelJob(repo: Repository, id: string): Promise<JobRow> {
 }
 
 /** An amount option ("0.002") → micro-units, or an AdminError naming the option. */
-export function parseAmountOption(option: string, text: string): number {
+function parseAmountOption(option: string, text: string): number {
   try {
     return parseAmount(text);
   } catch (e) {
@@ -115,7 +118,7 @@ export function parseAmountOption(option: string, text: string): number {
 
 /** Sets a model's price: `per1k` per 1000 generated tokens, `promptPer1k` (default "0") per 1000 prompt tokens. */
 export async function setPrice(repo: Repository, model: string, opts: { per1k: string; promptPer1k?: string }): Promise<PriceRow> {
-  if (!MODEL_ID.test(model)) throw new AdminError(`invalid model id "${model}": letters, digits and . _ : - only`);
+  checkModelId(model);
   const row: PriceRow = {
     modelId: model,
     completionMicrosPer1k: parseAmountOption("--per-1k", opts.per1k),

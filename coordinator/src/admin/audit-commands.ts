@@ -1,14 +1,13 @@
 // gogrid-admin's result-verification commands (issue 9): canaries, audits, releasing quarantined workers.
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
+import { AUDIT_STATUSES } from "../db/enums.ts";
 import type { AuditStatus, CanaryRow, Repository, TrustPolicy } from "../db/repository.ts";
 import { AdminError } from "./actions.ts";
+import { iso, type Out, positiveInt, table } from "./format.ts";
 
-type Out = (line: string) => void;
 type WithRepo = <T>(fn: (repo: Repository) => Promise<T>) => Promise<T>;
-type Table = (rows: Record<string, unknown>[], out: Out) => void;
 
 const CLASS = /^[a-z0-9]+(\+[a-z0-9]+)*\/[a-z0-9_]+$/;
-const AUDIT_STATUSES: AuditStatus[] = ["waiting", "running", "tiebreak", "match", "mismatch", "inconclusive", "unresolved", "skipped"];
 
 export interface CanaryInput {
   model: string;
@@ -45,25 +44,10 @@ export async function releaseWorker(repo: Repository, nodeId: string, policy: Tr
   await repo.releaseWorker(nodeId, policy);
 }
 
-function positiveInt(name: string) {
-  return (v: string) => {
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got "${v}".`);
-    return Number(v);
-  };
-}
-
 const short = (text: string, n = 40) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString().replace(/\.\d+Z$/, "Z"));
 
 /** Adds `canaries`, `audits` and `workers release` to the program. */
-export function addAuditCommands(
-  program: Command,
-  workers: Command,
-  withRepo: WithRepo,
-  out: Out,
-  table: Table,
-  policy: () => TrustPolicy,
-): void {
+export function addAuditCommands(program: Command, workers: Command, withRepo: WithRepo, out: Out, policy: () => TrustPolicy): void {
   workers
     .command("release <node-id>")
     .description("lift a quarantine: the worker gets jobs and credit again, its trust starts afresh")

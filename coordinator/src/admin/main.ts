@@ -1,37 +1,15 @@
 #!/usr/bin/env bun
 // gogrid-admin: enrolment tokens, API keys, workers, jobs, models, prices, earnings and canaries, straight in the database.
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { trustPolicy } from "../audit/model.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
-import { SETTINGS } from "../config/settings.ts";
+import { type Config, SETTINGS } from "../config/settings.ts";
 import { DashboardAuthError, setDashboardPassword } from "../dashboard/index.ts";
 import { openRepository } from "../db/open.ts";
 import type { Repository, TrustPolicy } from "../db/repository.ts";
 import * as act from "./actions.ts";
 import { addAuditCommands } from "./audit-commands.ts";
-
-type Out = (line: string) => void;
-
-function table(rows: Record<string, unknown>[], out: Out): void {
-  if (rows.length === 0) {
-    out("(none)");
-    return;
-  }
-  const cols = Object.keys(rows[0] as object);
-  const cell = (v: unknown) => (v === null || v === undefined ? "-" : String(v));
-  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  out(cols.map((c, i) => c.toUpperCase().padEnd(widths[i] as number)).join("  "));
-  for (const r of rows) out(cols.map((c, i) => cell(r[c]).padEnd(widths[i] as number)).join("  "));
-}
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString().replace(/\.\d+Z$/, "Z"));
-
-function positiveInt(name: string) {
-  return (v: string) => {
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got "${v}".`);
-    return Number(v);
-  };
-}
+import { iso, type Out, positiveInt, table } from "./format.ts";
 
 export function buildAdmin(
   withRepo: <T>(fn: (repo: Repository) => Promise<T>) => Promise<T>,
@@ -138,7 +116,7 @@ export function buildAdmin(
     );
 
   const jobs = program.command("jobs").description("the job queue");
-  addAuditCommands(program, workers, withRepo, out, table, policy);
+  addAuditCommands(program, workers, withRepo, out, policy);
   jobs
     .command("list")
     .option("--status <list>", "comma-separated: queued,running,completed,failed,cancelled,dead")
@@ -272,12 +250,16 @@ export async function runAdmin(
 ): Promise<number> {
   let code = 0;
   let program: Command | null = null;
-  const config = () => {
+  // loaded at the first use (after the global options are parsed), then kept for this run
+  let loaded: Config | undefined;
+  const config = (): Config => {
+    if (loaded) return loaded;
     const g = (program as Command).opts<{ dataDir?: string; databaseUrl?: string; config?: string }>();
-    return loadConfig({
+    loaded = loadConfig({
       flags: { ...(g.dataDir ? { dataDir: g.dataDir } : {}), ...(g.databaseUrl ? { databaseUrl: g.databaseUrl } : {}) },
       ...(g.config ? { configFile: g.config } : {}),
     });
+    return loaded;
   };
   const withRepo = async <T>(fn: (repo: Repository) => Promise<T>): Promise<T | undefined> => {
     const cfg = config();
