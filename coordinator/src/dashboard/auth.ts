@@ -21,7 +21,7 @@ export class DashboardAuthError extends Error {
   }
 }
 
-interface PasswordFile {
+export interface PasswordFile {
   /** Bun.password.hash (argon2id) PHC string. */
   passwordHash: string;
   updatedAt: string;
@@ -29,7 +29,8 @@ interface PasswordFile {
 
 export const passwordFilePath = (dataDir: string): string => join(dataDir, "dashboard.json");
 
-async function readPasswordFile(dataDir: string): Promise<PasswordFile | null> {
+/** The stored password file, or null when none is set; a file that is not one is a DashboardAuthError. */
+export async function readPasswordFile(dataDir: string): Promise<PasswordFile | null> {
   const path = passwordFilePath(dataDir);
   const text = await readIfExists(path);
   if (text === null) return null;
@@ -70,11 +71,17 @@ export async function dashboardPasswordIsSet(dataDir: string): Promise<boolean> 
   return (await readPasswordFile(dataDir)) !== null;
 }
 
+const plausible = (password: string) => password.length > 0 && password.length <= MAX_PASSWORD_LENGTH;
+
 /** True when `password` matches the stored one; false when it does not or none is set. */
 export async function verifyDashboardPassword(dataDir: string, password: string): Promise<boolean> {
-  if (password.length === 0 || password.length > MAX_PASSWORD_LENGTH) return false;
-  const file = await readPasswordFile(dataDir);
-  if (!file) return false;
+  if (!plausible(password)) return false;
+  return passwordMatches(await readPasswordFile(dataDir), password);
+}
+
+/** verifyDashboardPassword against a password file already read (readPasswordFile). */
+export async function passwordMatches(file: PasswordFile | null, password: string): Promise<boolean> {
+  if (!plausible(password) || !file) return false;
   return Bun.password.verify(password, file.passwordHash);
 }
 

@@ -5,19 +5,19 @@ import type { Repository } from "../db/repository.ts";
 import { CURRENCY } from "../earnings/pricing.ts";
 import {
   clearedSessionCookie,
-  dashboardPasswordIsSet,
   LoginLimiter,
+  passwordMatches,
   readCookie,
+  readPasswordFile,
   SESSION_COOKIE,
   SESSION_TTL_MS,
   SessionStore,
   sessionCookie,
-  verifyDashboardPassword,
 } from "./auth.ts";
 import * as data from "./data.ts";
 import { appPage, type LoginNotice, loginPage, PAGE_HEADERS } from "./pages.ts";
 
-export { DashboardAuthError, dashboardPasswordIsSet, MIN_PASSWORD_LENGTH, setDashboardPassword, verifyDashboardPassword } from "./auth.ts";
+export { DashboardAuthError, setDashboardPassword, verifyDashboardPassword } from "./auth.ts";
 
 export interface DashboardOptions {
   repo: Repository;
@@ -86,8 +86,9 @@ export function dashboardRoutes(opts: DashboardOptions) {
   const sessionOf = (request: Request) => readCookie(request.headers.get("cookie"), SESSION_COOKIE);
   const signedIn = (request: Request) => sessions.valid(sessionOf(request));
 
-  const loginResponse = async (status: number, notice: LoginNotice, headers: Record<string, string> = {}) =>
-    html(loginPage({ gridName, passwordSet: await dashboardPasswordIsSet(opts.dataDir), notice }), status, headers);
+  // `passwordSet`: whether the password file the request read has a password (read here when not given)
+  const loginResponse = async (status: number, notice: LoginNotice, headers: Record<string, string> = {}, passwordSet?: boolean) =>
+    html(loginPage({ gridName, passwordSet: passwordSet ?? (await readPasswordFile(opts.dataDir)) !== null, notice }), status, headers);
 
   return new Elysia()
     .get("/dashboard", async ({ request }) => {
@@ -98,18 +99,21 @@ export function dashboardRoutes(opts: DashboardOptions) {
     .post("/dashboard/login", async ({ request, body, server }) => {
       const client = opts.clientIp?.(request) ?? server?.requestIP(request)?.address ?? "unknown";
       const wait = limiter.retryAfterSecs(client);
+      // read once for this sign-in (each sign-in reads it afresh: a new password works at once)
+      const file = await readPasswordFile(opts.dataDir);
       if (wait > 0) {
         return loginResponse(
           429,
           { kind: "error", text: `Too many failed sign-ins. Try again in ${wait} s.` },
           { "retry-after": String(wait) },
+          file !== null,
         );
       }
-      if (!(await dashboardPasswordIsSet(opts.dataDir))) return loginResponse(401, null);
+      if (!file) return loginResponse(401, null, {}, false);
       const password = (body as Record<string, unknown> | null)?.password;
-      if (typeof password !== "string" || !(await verifyDashboardPassword(opts.dataDir, password))) {
+      if (typeof password !== "string" || !(await passwordMatches(file, password))) {
         limiter.fail(client);
-        return loginResponse(401, { kind: "error", text: "Wrong password." });
+        return loginResponse(401, { kind: "error", text: "Wrong password." }, {}, true);
       }
       limiter.succeed(client);
       const session = sessions.create();

@@ -1,23 +1,10 @@
 // The JSON the dashboard pages read: one TypeBox schema per endpoint (schema = type).
 import { type Static, Type as T } from "@sinclair/typebox";
+import { Nullable, OneOf } from "../api/typebox.ts";
+import { JOB_PURPOSES, JOB_STATUSES, WORKER_STATUSES } from "../db/enums.ts";
 
-const WorkerStatus = T.Union([
-  T.Literal("online"),
-  T.Literal("idle"),
-  T.Literal("busy"),
-  T.Literal("paused"),
-  T.Literal("throttled"),
-  T.Literal("offline"),
-]);
-
-const JobStatus = T.Union([
-  T.Literal("queued"),
-  T.Literal("running"),
-  T.Literal("completed"),
-  T.Literal("failed"),
-  T.Literal("cancelled"),
-  T.Literal("dead"),
-]);
+const WorkerStatus = OneOf(WORKER_STATUSES);
+const JobStatus = OneOf(JOB_STATUSES);
 
 export const Overview = T.Object({
   at: T.Number({ description: "server time, epoch ms" }),
@@ -45,20 +32,20 @@ export type Overview = Static<typeof Overview>;
 
 export const WorkerView = T.Object({
   nodeId: T.String(),
-  name: T.Union([T.String(), T.Null()]),
-  gpu: T.Union([T.String(), T.Null()]),
-  vramMb: T.Union([T.Number(), T.Null()]),
-  backend: T.Union([T.String(), T.Null()]),
-  mode: T.Union([T.String(), T.Null()]),
+  name: Nullable(T.String()),
+  gpu: Nullable(T.String()),
+  vramMb: Nullable(T.Number()),
+  backend: Nullable(T.String()),
+  mode: Nullable(T.String()),
   status: T.Union([WorkerStatus, T.Literal("revoked")]),
-  lastHeartbeatAt: T.Union([T.Number(), T.Null()]),
+  lastHeartbeatAt: Nullable(T.Number()),
   jobsCompleted: T.Integer(),
   earningsMicros: T.Integer(),
   /** 0–1 from audits and canaries; below the threshold the worker is quarantined. */
   trust: T.Number(),
   /** Quarantined since (epoch ms): no jobs, no credit until released; null when not. */
-  quarantinedAt: T.Union([T.Number(), T.Null()]),
-  quarantineReason: T.Union([T.String(), T.Null()]),
+  quarantinedAt: Nullable(T.Number()),
+  quarantineReason: Nullable(T.String()),
 });
 export type WorkerView = Static<typeof WorkerView>;
 export const WorkersResponse = T.Object({ at: T.Number(), workers: T.Array(WorkerView) });
@@ -69,17 +56,17 @@ export const JobView = T.Object({
   status: JobStatus,
   model: T.String(),
   createdAt: T.Number(),
-  finishedAt: T.Union([T.Number(), T.Null()]),
+  finishedAt: Nullable(T.Number()),
   /** finishedAt − createdAt (queueing included); null while unfinished. */
-  latencyMs: T.Union([T.Number(), T.Null()]),
-  workerId: T.Union([T.String(), T.Null()]),
-  worker: T.Union([T.String(), T.Null()]),
-  promptTokens: T.Union([T.Integer(), T.Null()]),
-  completionTokens: T.Union([T.Integer(), T.Null()]),
+  latencyMs: Nullable(T.Number()),
+  workerId: Nullable(T.String()),
+  worker: Nullable(T.String()),
+  promptTokens: Nullable(T.Integer()),
+  completionTokens: Nullable(T.Integer()),
   retries: T.Integer(),
-  error: T.Union([T.String(), T.Null()]),
+  error: Nullable(T.String()),
   /** client, or the coordinator's own checks (issue 9): audit re-runs and canaries. */
-  purpose: T.Union([T.Literal("client"), T.Literal("audit"), T.Literal("canary")]),
+  purpose: OneOf(JOB_PURPOSES),
 });
 export type JobView = Static<typeof JobView>;
 export const JobsResponse = T.Object({ at: T.Number(), jobs: T.Array(JobView) });

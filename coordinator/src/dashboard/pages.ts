@@ -1,5 +1,5 @@
 // The dashboard's two HTML pages: sign-in and the app shell (data arrives later as JSON).
-import { PASSWORD_COMMAND } from "./auth.ts";
+import { MIN_PASSWORD_LENGTH, PASSWORD_COMMAND } from "./auth.ts";
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
@@ -53,7 +53,7 @@ export function loginPage(opts: { gridName: string; passwordSet: boolean; notice
     : `<div class="setup">
   <p>No dashboard password has been set for this coordinator yet. On the coordinator host, run:</p>
   <pre><code>${escapeHtml(PASSWORD_COMMAND)} --data-dir &lt;the coordinator's data dir&gt;</code></pre>
-  <p>It asks for a password (at least 12 characters) and stores only its argon2id hash. Then reload this page.</p>
+  <p>It asks for a password (at least ${MIN_PASSWORD_LENGTH} characters) and stores only its argon2id hash. Then reload this page.</p>
 </div>`;
   return `${head(`Sign in · ${opts.gridName}`)}
 <body class="login-page">

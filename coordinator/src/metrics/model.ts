@@ -1,5 +1,5 @@
 // Label value sets and histogram buckets of the coordinator's Prometheus metrics.
-import { WORKER_STATUSES } from "../db/enums.ts";
+import { AUDIT_KINDS, WORKER_STATUSES } from "../db/enums.ts";
 
 /** How a job ended, as counted by `gogrid_jobs_total{outcome}`. */
 export const JOB_OUTCOMES = ["completed", "failed", "cancelled", "dead", "timeout", "rejected"] as const;
@@ -24,8 +24,8 @@ export type WorkerState = (typeof WORKER_STATES)[number];
 export const COLLECT_SOURCES = ["workers", "queue_depth", "quarantined"] as const;
 export type CollectSource = (typeof COLLECT_SOURCES)[number];
 
-/** Result checks (issue 9), as counted by `gogrid_audits_total{kind, outcome}`. */
-export const AUDIT_KINDS = ["audit", "canary"] as const;
+/** Result checks (issue 9), as counted by `gogrid_audits_total{kind, outcome}`: the database's audit kinds. */
+export { AUDIT_KINDS };
 export type AuditKindLabel = (typeof AUDIT_KINDS)[number];
 export const AUDIT_OUTCOMES = ["match", "mismatch", "inconclusive", "unresolved", "skipped"] as const;
 export type AuditOutcomeLabel = (typeof AUDIT_OUTCOMES)[number];

@@ -1,11 +1,10 @@
 // Component schemas of the client API document: request bodies from the API's own models, responses here.
 import { Type as T } from "@sinclair/typebox";
 import { ChatRequest, CompletionRequest } from "../api/openai/model.ts";
+import { Nullable } from "../api/typebox.ts";
 
 /** A reference to another component schema, as OpenAPI writes it. */
 export const ref = (name: string) => T.Unsafe<unknown>({ $ref: `#/components/schemas/${name}` });
-
-const Nullable = <S extends Parameters<typeof T.Union>[0][number]>(s: S) => T.Union([s, T.Null()]);
 
 export const ErrorBody = T.Object(
   {
