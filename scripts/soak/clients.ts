@@ -1,5 +1,8 @@
 // Soak clients: the OpenAI API (one blocking request per job) and the native API (queue, then poll by id).
-import { answer, type ClientRecord } from "./checker.ts";
+import type { Repository } from "../../coordinator/src/db/repository.ts";
+import { addModel, apiKey } from "../../coordinator/test/harness.ts";
+import { answer, type ClientRecord, mergeFigures } from "./checker.ts";
+import type { FaultResult } from "./part.ts";
 
 export type Submit = (prompt: string) => Promise<ClientRecord>;
 
@@ -100,5 +103,44 @@ export async function runClients(submit: Submit, concurrency: number, more: (sen
     }
   };
   await Promise.all(Array.from({ length: concurrency }, one));
+  return records;
+}
+
+/** The soak's model, priced so that completions move credits, and an API key for the clients. */
+export async function pricedModelKey(repo: Repository): Promise<string> {
+  await addModel(repo);
+  await repo.setPrice({ modelId: "stories260K", completionMicrosPer1k: 1_000_000, promptMicrosPer1k: 0 });
+  return await apiKey(repo);
+}
+
+/**
+ * Clients submit while `fault` runs `plan.faults` times, one after another, and go on until
+ * `plan.minJobs` were sent; each fault's figures and failures go into `into` (a fault that throws
+ * ends the loop as a "chaos:" failure). Returns every client record.
+ */
+export async function underFaults(
+  plan: { name: string; faults: number; concurrency: number; minJobs: number },
+  log: (line: string) => void,
+  submit: Submit,
+  fault: (i: number) => Promise<FaultResult>,
+  into: FaultResult,
+): Promise<ClientRecord[]> {
+  let chaosDone = false;
+  const chaos = (async () => {
+    try {
+      for (let i = 0; i < plan.faults; i++) {
+        const r = await fault(i);
+        mergeFigures(into.figures, r.figures);
+        into.failures.push(...r.failures);
+        log(`${plan.name}: fault ${i + 1}/${plan.faults} done`);
+      }
+    } catch (e) {
+      into.failures.push(`chaos: ${(e as Error).message}`);
+    } finally {
+      chaosDone = true;
+    }
+  })();
+  const records = await runClients(submit, plan.concurrency, (sent) => !chaosDone || sent < plan.minJobs);
+  await chaos;
   return records;
 }

@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openRepository } from "../../coordinator/src/db/open.ts";
 import type { Repository } from "../../coordinator/src/db/repository.ts";
-import { addModel, apiKey, enrolmentToken } from "../../coordinator/test/harness.ts";
+import { enrolmentToken } from "../../coordinator/test/harness.ts";
 import { check, mergeFigures } from "./checker.ts";
-import { nativeClient, runClients } from "./clients.ts";
-import type { PartOptions, PartResult } from "./part.ts";
+import { nativeClient, pricedModelKey, underFaults } from "./clients.ts";
+import type { FaultResult, PartOptions, PartResult } from "./part.ts";
 import { CoordinatorProc, freePort, WorkerProc } from "./procs.ts";
 
 export interface ServerFaultContext {
@@ -29,7 +29,7 @@ export interface ServerFaultPlan {
   leaseSecs: number;
   /** A database URL for this run, and how to release it afterwards. */
   database(): Promise<{ url: string; store: string; release(): Promise<void> }>;
-  inject(ctx: ServerFaultContext): Promise<{ figures: Record<string, number>; failures: string[] }>;
+  inject(ctx: ServerFaultContext): Promise<FaultResult>;
 }
 
 /** Seconds until every worker reported a welcome after `since` (null if one did not within `ms`). */
@@ -64,9 +64,7 @@ export async function runServerFaults(plan: ServerFaultPlan, opts: PartOptions):
   const figures: Record<string, number | string> = { store: db.store };
   const counts: Record<string, number> = {};
   try {
-    await addModel(repo);
-    await repo.setPrice({ modelId: "stories260K", completionMicrosPer1k: 1_000_000, promptMicrosPer1k: 0 });
-    const key = await apiKey(repo);
+    const key = await pricedModelKey(repo);
     mergeFigures(counts, { coordinator_start_s_max: await coordinator.start() });
     for (let i = 0; i < plan.workers; i++) {
       workers.push(
@@ -83,27 +81,14 @@ export async function runServerFaults(plan: ServerFaultPlan, opts: PartOptions):
     for (const w of workers) await w.waitFor((e) => e.ev === "welcome", 20_000, 0, "welcome");
     opts.log(`${plan.name}: ${plan.workers} workers joined`);
     const ctx: ServerFaultContext = { coordinator, repo, workers, log: opts.log };
-    let chaosDone = false;
-    const chaos = (async () => {
-      try {
-        for (let i = 0; i < plan.faults; i++) {
-          await Bun.sleep(plan.loadMs);
-          opts.log(`${plan.name}: fault ${i + 1}/${plan.faults}`);
-          const r = await plan.inject(ctx);
-          mergeFigures(counts, r.figures);
-          failures.push(...r.failures);
-          opts.log(`${plan.name}: fault ${i + 1}/${plan.faults} done`);
-        }
-      } catch (e) {
-        failures.push(`chaos: ${(e as Error).message}`);
-      } finally {
-        chaosDone = true;
-      }
-    })();
+    const fault = async (i: number) => {
+      await Bun.sleep(plan.loadMs);
+      opts.log(`${plan.name}: fault ${i + 1}/${plan.faults}`);
+      return await plan.inject(ctx);
+    };
     const submit = nativeClient(() => coordinator.apiUrl, key, 120_000);
-    const records = await runClients(submit, plan.concurrency, (sent) => !chaosDone || sent < plan.minJobs);
+    const records = await underFaults(plan, opts.log, submit, fault, { figures: counts, failures });
     opts.log(`${plan.name}: clients done (${records.length} sent)`);
-    await chaos;
     if (!coordinator.alive()) failures.push("the coordinator was not running at the end");
     const checked = await check(repo, records, 60_000);
     failures.push(...checked.failures);

@@ -1,9 +1,9 @@
 // Fault: simulated workers' sockets dropped mid-job (in process), replaced at once; nothing lost or paid twice.
 import { freshPostgresUrl } from "../../coordinator/src/db/testing.ts";
-import { addModel, apiKey, enrolmentToken, start } from "../../coordinator/test/harness.ts";
+import { enrolmentToken, start } from "../../coordinator/test/harness.ts";
 import { enrol, SimWorker } from "../../coordinator/test/sim-worker.ts";
 import { answer, check } from "./checker.ts";
-import { openAiClient, runClients } from "./clients.ts";
+import { openAiClient, pricedModelKey, runClients } from "./clients.ts";
 import type { PartOptions, PartResult, SoakPart } from "./part.ts";
 
 export interface DropPlan {
@@ -32,9 +32,7 @@ export async function runDrops(plan: DropPlan, opts: PartOptions): Promise<PartR
     if (await w.connect()) live.add(w);
   };
   try {
-    await addModel(c.repo);
-    await c.repo.setPrice({ modelId: "stories260K", completionMicrosPer1k: 1_000_000, promptMicrosPer1k: 0 });
-    const key = await apiKey(c.repo);
+    const key = await pricedModelKey(c.repo);
     for (let i = 0; i < plan.workers; i++) await spawnWorker();
     // chaos: drop a worker that holds a job (its socket closes with no result), then replace it
     const chaos = (async () => {

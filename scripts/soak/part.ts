@@ -30,8 +30,22 @@ export interface PartResult {
   failures: string[];
 }
 
+/** What one injected fault reports: figures merged across faults (numbers summed, *_max maxed) and failures. */
+export interface FaultResult {
+  figures: Record<string, number>;
+  failures: string[];
+}
+
 export interface SoakPart {
   name: string;
   describe: string;
   run(opts: PartOptions): Promise<PartResult>;
+}
+
+/** Copies `obj[k]` to `into[`${prefix}_${k}`]` for each of `keys` whose value is a number, string or boolean. */
+export function prefixed<T extends object>(into: PartResult["figures"], prefix: string, obj: T, keys: readonly (keyof T & string)[]): void {
+  for (const k of keys) {
+    const v: unknown = obj[k];
+    if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") into[`${prefix}_${k}`] = v;
+  }
 }

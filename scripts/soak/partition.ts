@@ -1,6 +1,6 @@
 // Fault: cut one worker's network (a proxy stops forwarding) past its lease, then heal it.
 import type { SoakPart } from "./part.ts";
-import { backAfter, checkStale, runWorkerFaults } from "./worker-faults.ts";
+import { runWorkerFaults, staleThenBack } from "./worker-faults.ts";
 
 const LEASE_SECS = 2;
 
@@ -27,16 +27,7 @@ export const partition: SoakPart = {
           proxy.partition();
           // past the lease and the next housekeeping tick, so the job is re-leased
           await Bun.sleep(LEASE_SECS * 1000 + 2500);
-          const healedAt = Date.now();
-          proxy.heal();
-          const stale = await checkStale(ctx, victim, held, at, 10_000);
-          const back = await backAfter(ctx, victim, healedAt, 15_000);
-          const failures = [...stale.failures];
-          if (back === null) failures.push(`${victim.node} did not complete a job within 15 s of healing`);
-          return {
-            figures: { partitions: 1, stale_attempts: stale.stale, stale_attempts_refused: stale.refused, back_s_max: back ?? 99 },
-            failures,
-          };
+          return await staleThenBack(ctx, victim, held, at, () => proxy.heal(), "partitions", "healing");
         },
       },
       opts,

@@ -6,23 +6,14 @@
 // (≤ 1 GB RSS and ≤ 10% of one core at steady heartbeat; every job done, p50 ≤ 2 ms, p99 ≤ 10 ms).
 import { benchConnections, CONNECTION_GOALS } from "../../bench/connections.ts";
 import { benchCoordinator, GOALS } from "../../bench/coordinator.ts";
-import type { PartOptions, PartResult, SoakPart } from "./part.ts";
-
-type Figures = Record<string, number | string | boolean>;
-
-function flat(prefix: string, r: Record<string, unknown>, keys: string[], into: Figures): void {
-  for (const k of keys) {
-    const v = r[k];
-    if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") into[`${prefix}_${k}`] = v;
-  }
-}
+import { type PartOptions, type PartResult, prefixed, type SoakPart } from "./part.ts";
 
 export const scale: SoakPart = {
   name: "scale",
   describe: "10,000 idle mTLS workers on one coordinator; 1,000 jobs/s for 60 s (quick: 50 workers, 100 jobs/s for 3 s)",
   async run(opts: PartOptions): Promise<PartResult> {
     const failures: string[] = [];
-    const figures: Figures = { quick: opts.quick, store: opts.postgres ? "postgres" : "sqlite" };
+    const figures: PartResult["figures"] = { quick: opts.quick, store: opts.postgres ? "postgres" : "sqlite" };
     const workers = opts.quick ? 50 : CONNECTION_GOALS.workers;
     const conn = await benchConnections({
       workers,
@@ -32,23 +23,18 @@ export const scale: SoakPart = {
       connectLimitSeconds: opts.quick ? 120 : 1800,
       log: opts.log,
     });
-    flat(
-      "connections",
-      conn,
-      [
-        "workers_asked",
-        "workers_attempted",
-        "workers_connected",
-        "connect_seconds",
-        "heartbeats_sent",
-        "heartbeat_acks",
-        "coordinator_rss_mb",
-        "coordinator_cpu_pct",
-        "rss_mb_per_1000",
-        "cpu_pct_per_1000",
-      ],
-      figures,
-    );
+    prefixed(figures, "connections", conn, [
+      "workers_asked",
+      "workers_attempted",
+      "workers_connected",
+      "connect_seconds",
+      "heartbeats_sent",
+      "heartbeat_acks",
+      "coordinator_rss_mb",
+      "coordinator_cpu_pct",
+      "rss_mb_per_1000",
+      "cpu_pct_per_1000",
+    ]);
     if (conn.workers_connected !== workers) failures.push(`${conn.workers_connected}/${workers} workers connected (${conn.first_error})`);
     if (conn.gateway_ready_sockets !== conn.workers_connected) {
       failures.push(`the gateway holds ${conn.gateway_ready_sockets} ready sockets, ${conn.workers_connected} workers connected`);
@@ -76,23 +62,18 @@ export const scale: SoakPart = {
       log: opts.log,
     });
     if (!rate) throw new Error("the coordinator bench returned no rate run");
-    flat(
-      "rate",
-      rate as unknown as Record<string, unknown>,
-      [
-        "offered_rate",
-        "seconds",
-        "jobs_sent",
-        "jobs_completed",
-        "jobs_failed",
-        "sends_skipped",
-        "jobs_per_s",
-        "p50_ms",
-        "p99_ms",
-        "coordinator_cpu_pct",
-      ],
-      figures,
-    );
+    prefixed(figures, "rate", rate, [
+      "offered_rate",
+      "seconds",
+      "jobs_sent",
+      "jobs_completed",
+      "jobs_failed",
+      "sends_skipped",
+      "jobs_per_s",
+      "p50_ms",
+      "p99_ms",
+      "coordinator_cpu_pct",
+    ]);
     const notDone = rate.jobs_failed + rate.jobs_wrong;
     if (notDone > 0 || rate.jobs_completed === 0) failures.push(`rate run: ${notDone} jobs failed or wrong (${rate.first_error})`);
     if (!opts.quick && rate.goal_met !== true) {

@@ -11,9 +11,7 @@ import { matrixTable, runMtlsMatrix } from "../../coordinator/test/security/mtls
 import { fuzzRegister, type RegisterFuzzReport, registerTarget } from "../../coordinator/test/security/register-fuzz.ts";
 import { fuzzSessions } from "../../coordinator/test/security/session-fuzz.ts";
 import { fuzzDecoders } from "../../protocol/src/testing/fuzz-decoders.ts";
-import type { PartOptions, PartResult, SoakPart } from "./part.ts";
-
-type Figures = Record<string, number | string | boolean>;
+import { type PartOptions, type PartResult, prefixed, type SoakPart } from "./part.ts";
 
 export const SECURITY_SIZES = {
   quick: { attemptsPerCase: 20, frames: 45_000, registerInProcess: 4_000, registerListener: 1_000, tokens: 200, sessionFrames: 1_000 },
@@ -27,14 +25,10 @@ export const SECURITY_SIZES = {
   },
 } as const;
 
-function registerFigures(r: RegisterFuzzReport, into: Figures): void {
+function registerFigures(r: RegisterFuzzReport, into: PartResult["figures"]): void {
   const p = `fuzz_register_${r.via}`;
-  into[`${p}_inputs`] = r.inputs;
-  into[`${p}_seconds`] = r.seconds;
-  into[`${p}_enrolled`] = r.enrolled;
-  into[`${p}_tokens_spent`] = r.tokens_spent;
-  into[`${p}_seed`] = r.seed;
-  for (const [status, n] of Object.entries(r.statuses)) into[`${p}_status_${status}`] = n;
+  prefixed(into, p, r, ["inputs", "seconds", "enrolled", "tokens_spent", "seed"]);
+  prefixed(into, `${p}_status`, r.statuses, Object.keys(r.statuses));
 }
 
 export const security: SoakPart = {
@@ -43,31 +37,24 @@ export const security: SoakPart = {
   async run(opts: PartOptions): Promise<PartResult> {
     const size = opts.quick ? SECURITY_SIZES.quick : SECURITY_SIZES.full;
     const failures: string[] = [];
-    const figures: Figures = { quick: opts.quick, store: opts.postgres ? "postgres" : "sqlite" };
+    const figures: PartResult["figures"] = { quick: opts.quick, store: opts.postgres ? "postgres" : "sqlite" };
     const pg = opts.postgres ? await freshPostgresUrl() : null;
     const config = pg ? { databaseUrl: pg.url } : {};
     try {
       opts.log(`security: mTLS matrix, ${size.attemptsPerCase} attempts per case`);
       const matrix = await runMtlsMatrix({ attemptsPerCase: size.attemptsPerCase, concurrency: 8, config });
       opts.log(matrixTable(matrix));
-      for (const f of matrix.cases) {
-        for (const k of ["attempts", "accepted", "tls_refused", "app_refused", "closed", "timeout"] as const)
-          figures[`mtls_${f.case}_${k}`] = f[k];
-      }
-      figures.mtls_attempts = matrix.attempts;
-      figures.mtls_seconds = matrix.seconds;
+      for (const f of matrix.cases)
+        prefixed(figures, `mtls_${f.case}`, f, ["attempts", "accepted", "tls_refused", "app_refused", "closed", "timeout"]);
+      prefixed(figures, "mtls", matrix, ["attempts", "seconds"]);
       figures.mtls_attempts_per_s = matrix.rate;
       failures.push(...matrix.failures);
 
       opts.log(`security: decoder fuzz, ${size.frames} frames`);
       const decoders = fuzzDecoders({ runs: size.frames });
-      figures.fuzz_decoders_inputs = decoders.inputs;
-      figures.fuzz_decoders_decodes = decoders.decodes;
-      figures.fuzz_decoders_seconds = decoders.seconds;
-      figures.fuzz_decoders_accepted = decoders.accepted;
-      figures.fuzz_decoders_slowest_ms = decoders.slowest_ms;
-      figures.fuzz_decoders_seed = decoders.seed;
-      for (const [code, n] of Object.entries(decoders.refused)) figures[`fuzz_decoders_refused_${code}`] = n;
+      prefixed(figures, "fuzz_decoders", decoders, ["inputs", "decodes", "seconds", "accepted", "slowest_ms", "seed"]);
+      prefixed(figures, "fuzz_decoders_refused", decoders.refused, Object.keys(decoders.refused));
+      let fuzzInputs = decoders.inputs;
       if (decoders.failure) failures.push(`decoder fuzz: ${decoders.failure}`);
 
       const c = await start(config);
@@ -79,23 +66,18 @@ export const security: SoakPart = {
           opts.log(`security: register fuzz (${via}), ${runs} requests`);
           const r = await fuzzRegister({ c, send: registerTarget(c, via), via, runs, tokens: size.tokens });
           registerFigures(r, figures);
+          fuzzInputs += r.inputs;
           if (r.failure) failures.push(`register fuzz (${via}): ${r.failure}`);
           if (r.inputs !== runs) failures.push(`register fuzz (${via}): ${r.inputs}/${runs} requests made`);
         }
       } finally {
         await c.cleanup();
       }
-      figures.fuzz_inputs_total =
-        Number(figures.fuzz_decoders_inputs) + Number(figures.fuzz_register_handle_inputs) + Number(figures.fuzz_register_listener_inputs);
+      figures.fuzz_inputs_total = fuzzInputs;
 
       opts.log(`security: session fuzz, ${size.sessionFrames} frames on live mTLS sockets`);
       const sessions = await fuzzSessions({ frames: size.sessionFrames, config });
-      figures.fuzz_sessions_inputs = sessions.inputs;
-      figures.fuzz_sessions_connections = sessions.connections;
-      figures.fuzz_sessions_seconds = sessions.seconds;
-      figures.fuzz_sessions_logged_errors = sessions.logged_errors;
-      figures.fuzz_sessions_pre_auth_welcomed = sessions.pre_auth_welcomed;
-      figures.fuzz_sessions_seed = sessions.seed;
+      prefixed(figures, "fuzz_sessions", sessions, ["inputs", "connections", "seconds", "logged_errors", "pre_auth_welcomed", "seed"]);
       if (sessions.failure) failures.push(`session fuzz: ${sessions.failure}`);
     } finally {
       await pg?.drop();

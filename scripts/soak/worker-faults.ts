@@ -1,10 +1,10 @@
 // The scaffold of the worker-side faults: a coordinator, worker processes (optionally behind
 // partition proxies), clients on the OpenAI API, and a chaos loop that injects one fault at a time.
 import { freshPostgresUrl } from "../../coordinator/src/db/testing.ts";
-import { addModel, apiKey, enrolmentToken, start } from "../../coordinator/test/harness.ts";
+import { enrolmentToken, start } from "../../coordinator/test/harness.ts";
 import { check, mergeFigures } from "./checker.ts";
-import { openAiClient, runClients } from "./clients.ts";
-import type { PartOptions, PartResult } from "./part.ts";
+import { openAiClient, pricedModelKey, underFaults } from "./clients.ts";
+import type { FaultResult, PartOptions, PartResult } from "./part.ts";
 import { WorkerProc } from "./procs.ts";
 import { PartitionProxy } from "./proxy.ts";
 
@@ -64,7 +64,7 @@ export interface WorkerFaultPlan {
   offlineAfterSecs?: number;
   heartbeatMs?: number;
   /** Injects one fault; returns its figures (merged: numbers summed, *_max maxed) and failures. */
-  inject(ctx: FaultContext, victim: WorkerProc): Promise<{ figures: Record<string, number>; failures: string[] }>;
+  inject(ctx: FaultContext, victim: WorkerProc): Promise<FaultResult>;
 }
 
 /** Picks a worker that holds a job right now (waits for one). */
@@ -114,29 +114,11 @@ export async function runWorkerFaults(plan: WorkerFaultPlan, opts: PartOptions):
     return w;
   };
   try {
-    await addModel(c.repo);
-    await c.repo.setPrice({ modelId: "stories260K", completionMicrosPer1k: 1_000_000, promptMicrosPer1k: 0 });
-    const key = await apiKey(c.repo);
+    const key = await pricedModelKey(c.repo);
     await Promise.all(Array.from({ length: plan.workers }, spawn));
     const ctx: FaultContext = { c, workers, proxies, fences, spawn, log: opts.log };
-    let chaosDone = false;
-    const chaos = (async () => {
-      try {
-        for (let i = 0; i < plan.faults; i++) {
-          const victim = await busyWorker(workers, 30_000);
-          const r = await plan.inject(ctx, victim);
-          mergeFigures(figures, r.figures);
-          failures.push(...r.failures);
-          opts.log(`${plan.name}: fault ${i + 1}/${plan.faults} done`);
-        }
-      } catch (e) {
-        failures.push(`chaos: ${(e as Error).message}`);
-      } finally {
-        chaosDone = true;
-      }
-    })();
-    const records = await runClients(openAiClient(c.apiUrl, key), plan.concurrency, (sent) => !chaosDone || sent < plan.minJobs);
-    await chaos;
+    const fault = async () => plan.inject(ctx, await busyWorker(workers, 30_000));
+    const records = await underFaults(plan, opts.log, openAiClient(c.apiUrl, key), fault, { figures, failures });
     const checked = await check(c.repo, records);
     failures.push(...checked.failures);
     mergeFigures(figures, checked.figures);
@@ -186,4 +168,30 @@ export async function backAfter(ctx: FaultContext, w: WorkerProc, since: number,
     await Bun.sleep(50);
   }
   return null;
+}
+
+/**
+ * The end of a fault that kept `victim` away since `at`, holding `held`: `resume` ends it; then
+ * every stale attempt must be refused and the victim must complete a job within 15 s. `counter`
+ * names the figure that counts these faults, `after` the resumption in the failure line.
+ */
+export async function staleThenBack(
+  ctx: FaultContext,
+  victim: WorkerProc,
+  held: Map<string, string>,
+  at: number,
+  resume: () => void,
+  counter: string,
+  after: string,
+): Promise<FaultResult> {
+  const resumedAt = Date.now();
+  resume();
+  const stale = await checkStale(ctx, victim, held, at, 10_000);
+  const back = await backAfter(ctx, victim, resumedAt, 15_000);
+  const failures = [...stale.failures];
+  if (back === null) failures.push(`${victim.node} did not complete a job within 15 s of ${after}`);
+  return {
+    figures: { [counter]: 1, stale_attempts: stale.stale, stale_attempts_refused: stale.refused, back_s_max: back ?? 99 },
+    failures,
+  };
 }
