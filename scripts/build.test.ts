@@ -3,6 +3,9 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { publicKeyOf } from "../protocol/src/release/index.ts";
+import { rootKeysFrom } from "./build.ts";
+import { keygen } from "./release/keys.ts";
 
 // compiles a 130 MB binary
 setDefaultTimeout(180_000);
@@ -69,3 +72,21 @@ describe("bun run build", () => {
 
 if (host === null)
   console.log(`build.test.ts: the compiled-binary test runs on linux-x64 only (this is ${process.platform}-${process.arch})`);
+
+describe("--update-root-key", () => {
+  test("a secret .key file embeds its public key, never the secret; hex and .pub are taken as they are; bad values are named", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gogrid-root-key-"));
+    try {
+      await keygen(join(dir, "root"));
+      const secret = (await Bun.file(join(dir, "root.key")).text()).trim();
+      const pub = await publicKeyOf(secret);
+      expect(await rootKeysFrom([join(dir, "root.key")])).toEqual([pub]);
+      expect(await rootKeysFrom([join(dir, "root.pub"), pub])).toEqual([pub, pub]);
+      writeFileSync(join(dir, "bad.pub"), "not a key\n");
+      await expect(rootKeysFrom([join(dir, "bad.pub")])).rejects.toThrow(/bad\.pub is not a public key/);
+      await expect(rootKeysFrom([join(dir, "missing.pub")])).rejects.toThrow(/cannot read the public key file .*missing\.pub/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { LLAMA_PACKAGE_VERSION, platformVariants } from "../native/src/library.ts";
 import { isSemVer, platformKey } from "../protocol/src/release/index.ts";
 import { HELPER_NAMES } from "../tray/src/helper-names.ts";
+import { publicKeyFrom } from "./release/keys.ts";
 
 const root = resolve(import.meta.dir, "..");
 
@@ -212,6 +213,15 @@ async function buildTray(t: Target): Promise<string> {
   return await compile(t, entry, outfile, [], `the tray on ${t.bun}`);
 }
 
+/**
+ * The root public keys to embed, from `--update-root-key` values (64 hex characters, a .pub file,
+ * or a secret .key file, whose PUBLIC key is embedded: the file's own text is the secret key and
+ * must never go into a binary).
+ */
+export async function rootKeysFrom(args: string[]): Promise<string[]> {
+  return Promise.all(args.map((k) => publicKeyFrom(k)));
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
@@ -227,7 +237,7 @@ if (import.meta.main) {
   });
   if (values.help) {
     console.log(
-      `usage: bun scripts/build.ts [--all | --target <bun target>...] [--gpu]\ntargets: ${TARGETS.map((t) => t.bun).join(", ")} (default: this machine's)\n--gpu also builds gogrid-worker-gpu (Vulkan, then CPU) where a Vulkan build exists\n--version <semver> fixes the worker's version (default: worker/package.json)\n--update-root-key <hex or .pub file> (repeatable; default $GOGRID_UPDATE_ROOT_KEYS): the root keys the worker trusts for self-update; without one the binaries cannot update themselves\n--out-dir <dir> instead of dist/bin; --no-tray skips the standalone gogrid-tray`,
+      `usage: bun scripts/build.ts [--all | --target <bun target>...] [--gpu]\ntargets: ${TARGETS.map((t) => t.bun).join(", ")} (default: this machine's)\n--gpu also builds gogrid-worker-gpu (Vulkan, then CPU) where a Vulkan build exists\n--version <semver> fixes the worker's version (default: worker/package.json)\n--update-root-key <hex, .pub file, or .key file (its public key is embedded)> (repeatable; default $GOGRID_UPDATE_ROOT_KEYS): the root keys the worker trusts for self-update; without one the binaries cannot update themselves\n--out-dir <dir> instead of dist/bin; --no-tray skips the standalone gogrid-tray`,
     );
     process.exit(0);
   }
@@ -235,10 +245,11 @@ if (import.meta.main) {
     console.error(`--version "${values.version}" is not a semantic version like 1.2.3`);
     process.exit(2);
   }
-  const keys = (values["update-root-key"] ?? []).map((k) => (/^[0-9a-f]{64}$/.test(k) ? k : readFileSync(k, "utf8").trim()));
-  const badKey = keys.find((k) => !/^[0-9a-f]{64}$/.test(k));
-  if (badKey !== undefined) {
-    console.error(`--update-root-key: "${badKey.slice(0, 80)}" is not an Ed25519 public key (64 hex characters)`);
+  let keys: string[];
+  try {
+    keys = await rootKeysFrom(values["update-root-key"] ?? []);
+  } catch (e) {
+    console.error(`--update-root-key: ${(e as Error).message}`);
     process.exit(2);
   }
   release = {
