@@ -1,5 +1,6 @@
 // @gogrid/native: llama.cpp over bun:ffi behind one engine interface.
 export { type BackendOptions, type DeviceInfo, LlamaBackend } from "./backend.ts";
+export { isCompiledBinary } from "./compiled.ts";
 export { type ContextOptions, type ContextStats, type GenerateOptions, LlamaContext, type StepInfo } from "./context.ts";
 export { type EngineOptions, LlamaEngine } from "./engine.ts";
 export * from "./errors.ts";
@@ -19,7 +20,6 @@ export { estimateModelMemory, type ModelMemoryEstimate } from "./model-estimate.
 export {
   type BackendChoice,
   chooseVariant,
-  isCompiledBinary,
   PROBE_COMMAND,
   type ProbeResult,
   probeInChild,

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DeviceInfo, LlamaBackend } from "./backend.ts";
+import { isCompiledBinary } from "./compiled.ts";
 import { writeTinyModel } from "./gguf/writer.ts";
 import { type LibraryVariant, libraryFiles } from "./library.ts";
 import { LlamaModel } from "./model.ts";
@@ -22,11 +23,6 @@ export interface ProbeResult {
 export type Prober = (variant: LibraryVariant) => Promise<ProbeResult>;
 
 export const PROBE_COMMAND = "__probe-backend";
-
-/** True inside a `bun build --compile` binary. */
-export function isCompiledBinary(): boolean {
-  return import.meta.dir.startsWith("/$bunfs") || import.meta.dir.includes("~BUN");
-}
 
 function probeCommand(dir: string): string[] {
   if (isCompiledBinary()) return [process.execPath, PROBE_COMMAND, dir];

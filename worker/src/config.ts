@@ -1,5 +1,5 @@
 // config.toml: sections server, client, resources, worker, logging; errors name the key.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Static, Type as T, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
@@ -197,10 +197,23 @@ export function setConfigValue(path: string, section: string, key: string, value
   writeFileAtomic(path, next);
 }
 
-/** Writes a file atomically (temporary file, then rename). */
-export function writeFileAtomic(path: string, text: string, mode = 0o600): void {
+/**
+ * Writes a file atomically (temporary file, then rename). With `fsync` the data is on disk before the
+ * rename, so a crash leaves the old or the new file, never an empty one.
+ */
+export function writeFileAtomic(
+  path: string,
+  text: string,
+  { mode = 0o600, fsync = false }: { mode?: number; fsync?: boolean } = {},
+): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode });
+  const fd = openSync(tmp, "w", mode);
+  try {
+    writeFileSync(fd, text);
+    if (fsync) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
 }

@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { isCompiledBinary } from "@gogrid/native";
 import type { Command } from "commander";
 import { intArg } from "../cli-args.ts";
 import { configTemplate, loadWorkerConfig, type WorkerConfig, WorkerConfigError, writeFileAtomic } from "../config.ts";
@@ -10,7 +11,7 @@ import { WorkerDaemon } from "../daemon.ts";
 import { enrol, loadIdentity } from "../identity.ts";
 import { Logger } from "../log.ts";
 import { workerPaths } from "../paths.ts";
-import { isCompiled, LAUNCHED_ENV, resolveLaunch, superviseRelease, UpdateStore } from "../update/index.ts";
+import { LAUNCHED_ENV, resolveLaunch, superviseRelease, UpdateStore } from "../update/index.ts";
 import { WORKER_VERSION } from "../version.ts";
 
 function fail(e: unknown): number {
@@ -39,7 +40,7 @@ export function registerDaemonCommands(program: Command): void {
         if (o.server) cfg.server.api_url = o.server;
         const logger = new Logger(cfg.logging.level, join(p.logDir, "worker.log"), cfg.logging.max_log_size_mb * 2 ** 20);
         // a newer release installed by the self-updater runs in place of this binary, supervised through its trial
-        if (isCompiled() && !process.env[LAUNCHED_ENV]) {
+        if (isCompiledBinary() && !process.env[LAUNCHED_ENV]) {
           const store = new UpdateStore(p.updatesDir);
           const target = await resolveLaunch(store, WORKER_VERSION, logger.log);
           if (target.kind === "release") {

@@ -1,11 +1,6 @@
 // What this build is: version, platform key, and the update root keys (fixed at `bun build --compile` time).
 import { platformKey } from "@gogrid/protocol/release";
 
-/** True inside a `bun build --compile` binary (its entry lives in Bun's embedded file system). */
-export function isCompiled(): boolean {
-  return Bun.main.startsWith("/$bunfs/") || /^[A-Za-z]:[\\/]~BUN[\\/]/.test(Bun.main);
-}
-
 /**
  * The root public keys (hex, comma-separated). scripts/build.ts always defines this at compile time, so a
  * compiled worker never reads it from the environment; a development run (`bun worker/src/main.ts`) may.

@@ -1,8 +1,9 @@
 // The daemon's updater: settings from config.toml and the build, the rest from the daemon's callbacks.
+import { isCompiledBinary } from "@gogrid/native";
 import type { WorkerConfig } from "../config.ts";
 import type { WorkerPaths } from "../paths.ts";
 import { WORKER_VERSION } from "../version.ts";
-import { buildPlatform, isCompiled, rootPublicKeys } from "./build-info.ts";
+import { buildPlatform, rootPublicKeys } from "./build-info.ts";
 import { UpdateStore } from "./state.ts";
 import type { UpdaterOptions } from "./updater.ts";
 
@@ -17,7 +18,7 @@ export function daemonUpdaterOptions(config: WorkerConfig, paths: WorkerPaths, d
     version: WORKER_VERSION,
     platform: buildPlatform(),
     rootKeys: rootPublicKeys(),
-    currentBinary: isCompiled() ? process.execPath : null,
+    currentBinary: isCompiledBinary() ? process.execPath : null,
     trialMs: config.worker.update_trial_secs * 1000,
   };
 }

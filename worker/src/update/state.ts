@@ -1,6 +1,7 @@
 // The updater's persisted state: what is installed, what is on trial, the highest versions seen. Written atomically.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../config.ts";
 
 export interface InstalledRelease {
   version: string;
@@ -72,16 +73,7 @@ export class UpdateStore {
 
   /** Write to a temporary file, fsync, rename over: a crash leaves the old or the new state, never half. */
   write(s: UpdateState): void {
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, `${JSON.stringify(s, null, 2)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, `${JSON.stringify(s, null, 2)}\n`, { fsync: true });
   }
 
   update(change: (s: UpdateState) => void): UpdateState {
