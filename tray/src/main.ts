@@ -8,6 +8,7 @@ import SysTrayImport, { type ClickEvent, type MenuItem } from "systray2";
 // The GoGrid tray icon: polls the local worker's control API and shows its state as an icon and menu.
 //   bun tray/src/main.ts [--control <endpoint>]
 import systrayPkg from "systray2/package.json" with { type: "json" };
+import { isCompiledBinary } from "../../native/src/compiled.ts";
 import { loadWorkerConfig, setConfigValue } from "../../worker/src/config.ts";
 import { ControlUnavailableError, controlRequest } from "../../worker/src/control.ts";
 import { workerPaths } from "../../worker/src/paths.ts";
@@ -31,7 +32,6 @@ Options:
   -h, --help            show this help
 `;
 
-/** Where the project's help lives until there is a public site (README "Status"). */
 /** A help page of the operator's, when they have one; otherwise the tray's own local help page. */
 export const HELP_URL = process.env.GOGRID_HELP_URL ?? null;
 const ICON_DIR = join(import.meta.dir, "..", "icons");
@@ -44,12 +44,9 @@ export function registerTrayAssets(assets: { helper: string; icons: Record<strin
 const REQUEST_TIMEOUT_MS = 1500;
 
 export function iconFile(name: IconName, platform = process.platform): string {
-  const file = platform === "win32" ? `${name}.ico` : platform === "darwin" ? `${name}-32.png` : `${name}-64.png`;
-  if (embedded?.icons[file]) return embedded.icons[file] as string;
-  if (platform === "win32") return join(ICON_DIR, `${name}.ico`);
   // macOS: the coloured icon, since the colour is the state (the *-template.png variants lose it).
-  if (platform === "darwin") return join(ICON_DIR, `${name}-32.png`);
-  return join(ICON_DIR, `${name}-64.png`);
+  const file = platform === "win32" ? `${name}.ico` : platform === "darwin" ? `${name}-32.png` : `${name}-64.png`;
+  return embedded?.icons[file] || join(ICON_DIR, file);
 }
 
 /** Opens a URL or file with the desktop's default handler. GOGRID_TRAY_OPEN replaces it (tests). */
@@ -73,8 +70,7 @@ export function openExternal(target: string): void {
 
 /** How to start this tray again at login: the compiled binary, or bun with this file. */
 export function trayCommand(): string[] {
-  const compiled = import.meta.dir.startsWith("/$bunfs") || import.meta.dir.includes("~BUN");
-  if (!compiled) return [process.execPath, join(import.meta.dir, "main.ts")];
+  if (!isCompiledBinary()) return [process.execPath, join(import.meta.dir, "main.ts")];
   // the standalone gogrid-tray, or the worker binary that is also the tray (`gogrid-worker tray`)
   return basename(process.execPath).startsWith("gogrid-tray") ? [process.execPath] : [process.execPath, "tray"];
 }
@@ -106,11 +102,11 @@ export function prepareHelper(env = process.env): { copyDir: string; binPath: st
         ? join(env.LOCALAPPDATA ?? join(home, "AppData", "Local"), "GoGrid", "tray-helper")
         : join(env.XDG_CACHE_HOME ?? join(home, ".cache"), "gogrid", "tray-helper");
   const binPath = join(copyDir, version, name);
-  const bytes = embedded ? readFileSync(src) : null; // an embedded ($bunfs) file is read, not copied
-  const size = bytes ? bytes.length : statSync(src).size;
+  const size = embedded ? Bun.file(src).size : statSync(src).size;
   if (!existsSync(binPath) || statSync(binPath).size !== size) {
     mkdirSync(dirname(binPath), { recursive: true });
-    if (bytes) writeFileSync(binPath, bytes);
+    // an embedded ($bunfs) file is read, not copied
+    if (embedded) writeFileSync(binPath, readFileSync(src));
     else copyFileSync(src, binPath);
   }
   if (process.platform !== "win32") chmodSync(binPath, 0o755);
@@ -133,22 +129,6 @@ export function missingLinuxDeps(binPath: string): string | null {
   return `the GoGrid tray cannot start: missing ${missing.join(", ")}; ${hint}`;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
-
 type TrayItem = MenuItem & { key: MenuKey };
 
 export async function runTray(opts: { control: string; intervalMs: number; debug: boolean; helperDir?: string }): Promise<void> {
@@ -156,7 +136,7 @@ export async function runTray(opts: { control: string; intervalMs: number; debug
   const log = (...a: unknown[]) => opts.debug && console.log(...a);
   const paths = workerPaths();
   const call = (method: string, path: string, body?: unknown) =>
-    withTimeout(controlRequest(control, method, path, body), REQUEST_TIMEOUT_MS);
+    controlRequest(control, method, path, body, { timeoutMs: REQUEST_TIMEOUT_MS });
   const getStatus = async (): Promise<WorkerStatus | null> => {
     try {
       return (await call("GET", "/status")) as WorkerStatus;

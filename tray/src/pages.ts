@@ -1,6 +1,7 @@
 // The tray's two local pages, "Settings…" and "Statistics…": a loopback HTTP server on a random port
 // with a random path prefix (so other local users and web pages cannot drive it), opened in the browser.
 import { randomBytes } from "node:crypto";
+import { MODE_THRESHOLDS, RESOURCE_MODES } from "../../worker/src/resources/modes.ts";
 
 export interface PagesBackend {
   /** GET /status, or null when the worker is not running. */
@@ -69,12 +70,8 @@ function table(v: unknown): string {
 }
 
 const NOT_RUNNING = "<p><b>The GoGrid worker is not running.</b> Start it from the tray menu or with <code>gogrid-worker run</code>.</p>";
-const MODES = ["conservative", "default", "aggressive"] as const;
-const MODE_HELP: Record<(typeof MODES)[number], string> = {
-  conservative: "up to 50% of the GPU",
-  default: "up to 70%",
-  aggressive: "up to 95%",
-};
+/** Each mode's GPU threshold, as the worker applies it ("up to 50% of the GPU", "up to 70%", ...). */
+const MODE_HELP = RESOURCE_MODES.map((m, i) => `up to ${MODE_THRESHOLDS[m].gpuPercent}%${i === 0 ? " of the GPU" : ""}`);
 
 export function servePages(b: PagesBackend): PagesServer {
   const prefix = `/${randomBytes(16).toString("hex")}`;
@@ -105,9 +102,9 @@ export function servePages(b: PagesBackend): PagesServer {
         const current = String(s?.mode ?? "default");
         const check = (name: string, on: boolean, label: string, disabled = false) =>
           `<label><input type="checkbox" name="${name}"${on ? " checked" : ""}${disabled ? " disabled" : ""}> ${esc(label)}</label><br>`;
-        const modes = MODES.map(
-          (m) =>
-            `<label><input type="radio" name="mode" value="${m}"${m === current ? " checked" : ""}${s ? "" : " disabled"}> ${m} (${MODE_HELP[m]})</label><br>`,
+        const modes = RESOURCE_MODES.map(
+          (m, i) =>
+            `<label><input type="radio" name="mode" value="${m}"${m === current ? " checked" : ""}${s ? "" : " disabled"}> ${m} (${MODE_HELP[i]})</label><br>`,
         ).join("");
         const gpus =
           Array.isArray(s?.gpus) && s.gpus.length

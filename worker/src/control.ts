@@ -111,12 +111,25 @@ export class ControlUnavailableError extends Error {
   }
 }
 
-/** Calls the control API of the local worker. */
-export async function controlRequest(endpoint: string, method: string, path: string, payload?: unknown): Promise<unknown> {
+/**
+ * Calls the control API of the local worker. With `timeoutMs`, a worker that has not answered in full by
+ * then fails the call with "no answer in <timeoutMs> ms" (and the request is aborted, not left running).
+ */
+export async function controlRequest(
+  endpoint: string,
+  method: string,
+  path: string,
+  payload?: unknown,
+  options: { timeoutMs?: number } = {},
+): Promise<unknown> {
+  const { timeoutMs } = options;
   const init: RequestInit & { unix?: string } = {
     method,
     ...(payload !== undefined ? { body: JSON.stringify(payload), headers: { "content-type": "application/json" } } : {}),
+    ...(timeoutMs !== undefined ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
   };
+  const noAnswer = (e: unknown) =>
+    timeoutMs !== undefined && (e as Error | null)?.name === "TimeoutError" ? new Error(`no answer in ${timeoutMs} ms`) : null;
   let url: string;
   if (endpoint.endsWith(".json")) {
     if (!existsSync(endpoint)) throw new ControlUnavailableError(endpoint);
@@ -131,10 +144,15 @@ export async function controlRequest(endpoint: string, method: string, path: str
   let res: Response;
   try {
     res = await fetch(url, init);
-  } catch {
-    throw new ControlUnavailableError(endpoint);
+  } catch (e) {
+    throw noAnswer(e) ?? new ControlUnavailableError(endpoint);
   }
-  const out = (await res.json()) as { error?: { message: string } };
+  let out: { error?: { message: string } };
+  try {
+    out = (await res.json()) as { error?: { message: string } };
+  } catch (e) {
+    throw noAnswer(e) ?? e;
+  }
   if (!res.ok) throw new Error(out.error?.message ?? `control API answered ${res.status}`);
   return out;
 }
