@@ -245,8 +245,11 @@ export class LlamaContext {
     const shim = this.model.backend.shim;
     const ctx = this.handle as Pointer;
     let n = 0;
-    const generating: number[] = [];
-    const promptParts: { seq: number; tokens: number }[] = [];
+    let generatingCount = 0;
+    // who took part in the step: only built when someone listens (onStep)
+    const listening = this.stepListeners.size > 0;
+    const generating: number[] | null = listening ? [] : null;
+    const promptParts: { seq: number; tokens: number }[] | null = listening ? [] : null;
     for (const job of this.active) {
       job.batchIndex = -1;
       if (job.promptDone < job.prompt.length) continue;
@@ -256,9 +259,10 @@ export class LlamaContext {
       this.logits[n] = 1;
       job.batchIndex = n++;
       job.pos++;
-      generating.push(job.seq);
+      generatingCount++;
+      generating?.push(job.seq);
     }
-    let promptBudget = generating.length > 0 ? this.promptChunk : this.tokens.length;
+    let promptBudget = generatingCount > 0 ? this.promptChunk : this.tokens.length;
     for (const job of this.active) {
       const left = job.prompt.length - job.promptDone;
       if (left === 0 || job.batchIndex >= 0 || n >= this.tokens.length || promptBudget <= 0) continue;
@@ -273,7 +277,7 @@ export class LlamaContext {
       promptBudget -= take;
       job.promptDone += take;
       job.pos += take;
-      promptParts.push({ seq: job.seq, tokens: take });
+      promptParts?.push({ seq: job.seq, tokens: take });
       if (job.promptDone === job.prompt.length) {
         this.logits[n - 1] = 1;
         job.batchIndex = n - 1;
@@ -284,10 +288,10 @@ export class LlamaContext {
         ? shim.gg_decode_one(ctx, this.batch, this.tokens[0] as number, this.pos[0] as number, this.seqIds[0] as number)
         : shim.gg_decode(ctx, this.batch, n, ptr(this.tokens), ptr(this.pos), ptr(this.seqIds), ptr(this.logits));
     this.counters.steps++;
-    this.counters.generatedTokens += generating.length;
-    this.counters.promptTokens += n - generating.length;
-    this.counters.peakGenerating = Math.max(this.counters.peakGenerating, generating.length);
-    if (this.stepListeners.size > 0) {
+    this.counters.generatedTokens += generatingCount;
+    this.counters.promptTokens += n - generatingCount;
+    this.counters.peakGenerating = Math.max(this.counters.peakGenerating, generatingCount);
+    if (generating && promptParts) {
       const info: StepInfo = { generating, prompt: promptParts, batchTokens: n };
       for (const listener of [...this.stepListeners]) listener(info);
     }

@@ -22,7 +22,7 @@ function numberOrMax(info: GgufInfo, key: string): number | undefined {
   return undefined;
 }
 
-export function estimateFromHeader(info: GgufInfo): ModelMemoryEstimate {
+function estimateFromHeader(info: GgufInfo): ModelMemoryEstimate {
   const arch = info.architecture;
   const layers = metadataNumber(info, `${arch}.block_count`) ?? 0;
   const embd = metadataNumber(info, `${arch}.embedding_length`) ?? 0;

@@ -205,7 +205,7 @@ export class WorkerDaemon {
       client_id: this.identity.clientId,
       gpu_info: engineGpus(this.engine),
       capabilities: { max_concurrent_jobs: this.registeredCapacity, models: this.cache.ids(), max_context: cfg.worker.context_size },
-      resource_mode: this.monitor.stats().mode,
+      resource_mode: this.monitor.mode,
       version: WORKER_VERSION,
       ...(protocolVersion >= SINCE.updateChannel ? { update_channel: cfg.worker.update_channel } : {}),
       os: osName(),
@@ -255,11 +255,15 @@ export class WorkerDaemon {
    */
   private reregisterTimer: ReturnType<typeof setTimeout> | null = null;
   private scheduleReregister(): void {
-    if (this.reregisterTimer) clearTimeout(this.reregisterTimer);
-    this.reregisterTimer = null;
+    this.cancelReregister();
     if (this.runner.capacity === this.registeredCapacity) return;
     this.reregisterTimer = setTimeout(() => this.reregisterIfCapacityChanged(), 3000);
     this.reregisterTimer.unref();
+  }
+
+  private cancelReregister(): void {
+    if (this.reregisterTimer) clearTimeout(this.reregisterTimer);
+    this.reregisterTimer = null;
   }
 
   private reregisterIfCapacityChanged(): void {
@@ -282,8 +286,7 @@ export class WorkerDaemon {
   private onMessage(m: CoordinatorToWorker): void {
     switch (m.type) {
       case "job_assignment":
-        if (this.reregisterTimer) clearTimeout(this.reregisterTimer);
-        this.reregisterTimer = null;
+        this.cancelReregister();
         if (this.draining || !this.monitor.canAcceptJob() || this.runner.active >= this.runner.capacity) {
           this.monitor.noteRejected();
           const reason = this.monitor.isPaused() ? "paused" : "busy";
@@ -370,7 +373,7 @@ export class WorkerDaemon {
         status_reason: this.monitor.statusReason(),
         node_id: this.identity.nodeId,
         coordinator: this.o.config.server.url || this.identity.workerUrl,
-        mode: this.monitor.stats().mode,
+        mode: this.monitor.mode,
         backend: this.engine.backendName,
         gpus: this.gpus,
         adaptive_throttling: this.throttling,
@@ -431,7 +434,7 @@ export class WorkerDaemon {
     this.updater?.stop();
     this.control?.stop();
     this.yielder?.stop();
-    if (this.reregisterTimer) clearTimeout(this.reregisterTimer);
+    this.cancelReregister();
     this.monitor?.dispose();
     this.runner?.cancelAll();
     this.link?.stop();

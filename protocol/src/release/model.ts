@@ -2,6 +2,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { SemVer, Sha256 } from "../messages/common.ts";
+import { UpdateChannel } from "../messages/session.ts";
 
 /** 64 lowercase hex characters: an Ed25519 public key. */
 export const PublicKeyHex = Type.String({ pattern: "^[0-9a-f]{64}$", description: "an Ed25519 public key in 64 hex characters" });
@@ -21,9 +22,9 @@ export type Signature = Static<typeof Signature>;
 /** A semantic version as the protocol accepts it (1.2.3, 1.2.3-beta.1). */
 export const isSemVer = (v: string): boolean => Value.Check(SemVer, v);
 
-/** Release channels a worker can follow. */
-export const ReleaseChannel = Type.Union([Type.Literal("stable"), Type.Literal("beta"), Type.Literal("dev")]);
-export type ReleaseChannel = Static<typeof ReleaseChannel>;
+/** Release channels a worker can follow: the channels a worker names in `register` (one list for both). */
+export const ReleaseChannel = UpdateChannel;
+export type ReleaseChannel = UpdateChannel;
 
 /** The set of release keys the root key vouches for. A key absent from the newest set is revoked. */
 export const KeySetBody = Type.Object(

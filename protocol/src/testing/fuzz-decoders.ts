@@ -54,7 +54,7 @@ function describeInput(input: HostileFrame): string {
  * The properties, for one frame and one direction. Throws an Error naming the broken one.
  * Returns the decode's outcome and how long it took.
  */
-export function checkDecode(input: HostileFrame, direction: Direction): { code: string | null; ms: number } {
+function checkDecode(input: HostileFrame, direction: Direction): { code: string | null; ms: number } {
   const options = input.maxFrameBytes === undefined ? {} : { maxFrameBytes: input.maxFrameBytes };
   const t0 = performance.now();
   let result: ReturnType<typeof decodeMessage>;

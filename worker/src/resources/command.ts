@@ -12,20 +12,23 @@ export type CommandRunner = (argv: readonly string[], options?: { timeoutMs?: nu
 export const runCommand: CommandRunner = async (argv, options = {}) => {
   const [program, ...args] = argv;
   if (!program) throw new TypeError("runCommand: empty command");
-  const resolved = Bun.which(program);
+  // Bun.spawn looks the program up in PATH itself (a missing one throws ENOENT below); on Windows `which`
+  // also resolves PATHEXT (powershell → powershell.exe) as it always has
+  const resolved = process.platform === "win32" ? Bun.which(program) : program;
   if (!resolved) return null;
   let proc: Bun.Subprocess<"ignore", "pipe", "ignore">;
   try {
-    proc = Bun.spawn([resolved, ...args], { stdin: "ignore", stdout: "pipe", stderr: "ignore", windowsHide: true });
+    proc = Bun.spawn([resolved, ...args], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "ignore",
+      windowsHide: true,
+      timeout: options.timeoutMs ?? 5000,
+    });
   } catch {
     return null;
   }
-  const timer = setTimeout(() => proc.kill(), options.timeoutMs ?? 5000);
-  try {
-    const stdout = await new Response(proc.stdout).text();
-    const exitCode = await proc.exited;
-    return { exitCode, stdout };
-  } finally {
-    clearTimeout(timer);
-  }
+  const stdout = await new Response(proc.stdout).text();
+  const exitCode = await proc.exited;
+  return { exitCode, stdout };
 };

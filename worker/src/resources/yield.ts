@@ -26,8 +26,6 @@ export interface YieldOptions {
   ownPids?: readonly number[];
   /** Runs nvidia-smi, xprop, powershell (default: the real commands). */
   run?: CommandRunner;
-  /** Default: nvidia-smi's compute apps through `run`. */
-  gpuProbe?: () => Promise<GpuProcess[] | null>;
   /** Default: the OS's probe through `run`; null = not detected on this OS. */
   fullscreenProbe?: FullscreenProbe | null;
   /** ms between checks while busy() (default 5000; Windows 10000: PowerShell is slow to start). */
@@ -90,7 +88,7 @@ export class YieldWatcher {
     this.#probeRetryMs = options.probeRetryMs ?? 60_000;
     this.#now = options.now ?? Date.now;
     const run = options.run ?? runCommand;
-    this.#gpuProbe = options.gpuProbe ?? (() => foreignGpuProcesses(run, new Set()));
+    this.#gpuProbe = () => foreignGpuProcesses(run, this.#ownPids);
     this.#fullscreenProbe = !options.fullscreen
       ? null
       : options.fullscreenProbe !== undefined
@@ -179,7 +177,7 @@ export class YieldWatcher {
     let foreign: GpuProcess[] = [];
     if (this.#gpuApps) {
       const apps = await this.#probe("gpu", this.#gpuProbe);
-      foreign = (apps ?? []).filter((p) => !this.#ownPids.has(p.pid));
+      foreign = apps ?? [];
       if (foreign.length > 0) causes.push("gpu_app");
     }
     if (this.#fullscreenProbe) {
