@@ -43,6 +43,50 @@ describe("continuous batching", () => {
     expect(stats.peakGenerating).toBe(3);
   });
 
+  test("a batch lists its sequences in ascending order and a new job takes the lowest free sequence", async () => {
+    // llama.cpp splits a per-sequence KV cache's batch at every break in ascending, consecutive
+    // sequence ids, one pass over the weights each: order and dense ids are what keep a step one pass
+    const model = await storiesModel();
+    const ctx = model.createContext({ contextSize: 256, sequences: 4 });
+    const steps: StepInfo[] = [];
+    ctx.onStep((s) => steps.push(s));
+    const opts = (maxTokens: number) => ({ temperature: 0, maxTokens, ignoreEos: true });
+    const long = [ctx.generate(PROMPTS[0] as string, opts(60)), ctx.generate(PROMPTS[2] as string, opts(60))];
+    const b = ctx.generate(PROMPTS[1] as string, opts(4)); // sequence 2: done first
+    const d = ctx.generate(PROMPTS[3] as string, opts(10)); // sequence 3: done next, so freed last
+    await b.result;
+    await d.result;
+    const joinedAt = steps.length;
+    const e = ctx.generate("The dog ran", opts(8));
+    await Promise.all([...long.map((g) => g.result), e.result]);
+    ctx.dispose();
+    // admitted in order: 0 and 1 (the long ones), 2 (b), 3 (d); once b and d end, 2 and 3 are
+    // free and e takes 2, the lowest (not 3, the last freed), so the busy ids stay 0, 1, 2
+    expect(steps[0]?.order).toEqual([0, 1, 2, 3]);
+    const eFirst = steps.slice(joinedAt).find((s) => s.prompt.length > 0);
+    expect(eFirst?.prompt.map((p) => p.seq)).toEqual([2]);
+    expect(eFirst?.order).toEqual([0, 1, 2]);
+    for (const s of steps) expect(s.order).toEqual([...s.order].sort((x, y) => x - y));
+  });
+
+  test("a job that fills a hole stands in the batch by its sequence id, not by when it came", async () => {
+    const model = await storiesModel();
+    const ctx = model.createContext({ contextSize: 256, sequences: 4 });
+    const steps: StepInfo[] = [];
+    ctx.onStep((s) => steps.push(s));
+    const opts = (maxTokens: number) => ({ temperature: 0, maxTokens, ignoreEos: true });
+    const running = [0, 1, 3].map((i) => ctx.generate(PROMPTS[i] as string, opts(i === 1 ? 4 : 60)));
+    const last = ctx.generate(PROMPTS[2] as string, opts(60)); // sequence 3
+    await running[1]?.result; // sequence 1 is free now, 0, 2 and 3 still generate
+    const joinedAt = steps.length;
+    const e = ctx.generate("The dog ran", opts(8));
+    await Promise.all([running[0]?.result, running[2]?.result, last.result, e.result]);
+    ctx.dispose();
+    const eFirst = steps.slice(joinedAt).find((s) => s.prompt.length > 0);
+    expect(eFirst?.prompt.map((p) => p.seq)).toEqual([1]);
+    expect(eFirst?.order).toEqual([0, 1, 2, 3]);
+  });
+
   test("a new job joins between steps and the running one keeps getting a token every step", async () => {
     const model = await storiesModel();
     const ctx = model.createContext({ contextSize: 512, sequences: 2 });
@@ -105,7 +149,7 @@ describe("continuous batching", () => {
     solo.onStep((s) => soloSteps.push(s));
     await solo.generate(long, { temperature: 0, maxTokens: 1 }).result;
     solo.dispose();
-    expect(soloSteps).toEqual([{ generating: [], prompt: [{ seq: 0, tokens: longTokens }], batchTokens: longTokens }]);
+    expect(soloSteps).toEqual([{ generating: [], prompt: [{ seq: 0, tokens: longTokens }], batchTokens: longTokens, order: [0] }]);
   });
 
   test("temperature 0: several prompts at once, joining at different times, give the text each gives alone", async () => {

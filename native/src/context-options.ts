@@ -20,6 +20,12 @@ export interface ContextOptions {
    */
   promptChunk?: number;
   flashAttention?: boolean;
+  /**
+   * One KV buffer shared by all sequences (llama.cpp kv_unified) instead of one per sequence.
+   * Default false. Unified, a decode step is always one pass whatever sequence ids are busy, but
+   * every token's attention spans the cells of all sequences.
+   */
+  kvUnified?: boolean;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -42,6 +48,8 @@ export interface StepInfo {
   prompt: { seq: number; tokens: number }[];
   /** Tokens in the batch. */
   batchTokens: number;
+  /** The sequences in the order their tokens stand in the batch (ascending: see LlamaContext.step). */
+  order: number[];
 }
 
 /** Counters since the context was created. */
@@ -59,6 +67,8 @@ export interface Job {
   gen: Generation;
   prompt: Int32Array;
   promptDone: number;
+  /** Prompt tokens this job reads in the step being built. */
+  promptTake: number;
   /** Tokens of this sequence in the KV cache. */
   pos: number;
   seq: number;
