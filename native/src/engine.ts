@@ -38,10 +38,12 @@ export class LlamaEngine {
   private static async create(options: EngineOptions): Promise<LlamaEngine> {
     const variants = options.variants ?? findLibraryVariants();
     const prefer = options.backend ?? ((process.env.GOGRID_BACKEND as BackendKind | "auto" | undefined) || "auto");
-    const choice = await chooseVariant(variants, options.probe ?? ((v) => probeInChild(v)), prefer);
+    const considered: BackendChoice["tried"] = [];
+    const choice = await chooseVariant(variants, options.probe ?? ((v) => probeInChild(v)), prefer, considered);
     if (!choice) {
+      const why = considered.map((t) => `${t.name}: ${t.reason}`).join("; ");
       throw new LibraryNotFoundError(
-        `no usable llama.cpp build (backend ${prefer}): ${variants.map((v) => `${v.name}`).join(", ") || "none found"} — set GOGRID_BACKEND=auto or cpu`,
+        `no usable llama.cpp build (backend ${prefer}): ${why || "none found"} — set GOGRID_BACKEND=auto or cpu`,
       );
     }
     const backend = LlamaBackend.open(choice.variant, options);

@@ -110,8 +110,13 @@ export interface BackendChoice {
  * Picks the first variant that works: GPU builds only after a successful probe, the CPU build
  * as it is. `prefer` restricts the choice to one backend kind.
  */
-export async function chooseVariant(variants: LibraryVariant[], probe: Prober, prefer: string = "auto"): Promise<BackendChoice | null> {
-  const tried: BackendChoice["tried"] = [];
+export async function chooseVariant(
+  variants: LibraryVariant[],
+  probe: Prober,
+  prefer: string = "auto",
+  /** Filled with every variant considered, also when none is chosen (for the error message). */
+  tried: BackendChoice["tried"] = [],
+): Promise<BackendChoice | null> {
   for (const variant of variants) {
     if (prefer !== "auto" && variant.backend !== prefer) {
       tried.push({ name: variant.name, backend: variant.backend, ok: false, reason: `skipped: GOGRID_BACKEND=${prefer}` });
