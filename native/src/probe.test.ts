@@ -91,6 +91,16 @@ describe("chooseVariant", () => {
     expect(choice?.variant.name).toBe(cpu.name);
     expect(await chooseVariant([cpu], async () => result(true), "vulkan")).toBeNull();
   });
+
+  test("when no build is usable, the caller's list still says why each was passed over", async () => {
+    const tried: { name: string; ok: boolean; reason: string }[] = [];
+    const choice = await chooseVariant([gpu("vulkan", "vulkan"), cpu], async () => result(false, "found no GPU device"), "vulkan", tried);
+    expect(choice).toBeNull();
+    expect(tried.map((t) => [t.name, t.ok, t.reason])).toEqual([
+      ["vulkan", false, "found no GPU device"],
+      [cpu.name, false, "skipped: GOGRID_BACKEND=vulkan"],
+    ]);
+  });
 });
 
 describe("probeInChild", () => {
