@@ -11,6 +11,7 @@ import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { buildCLoop, startCLoop } from "../native/bench/children.ts";
 import { waitForQuiet } from "../native/bench/cpu-load.ts";
+import { BACKEND_PICKS, type BackendPick } from "../native/bench/options.ts";
 import { median } from "../native/bench/report.ts";
 import type { EngineRunner } from "../native/bench/runner.ts";
 import { LlamaEngine, type LlamaModel } from "../native/src/index.ts";
@@ -21,6 +22,10 @@ export const DEFAULT_MODEL = join(import.meta.dir, "..", "..", "shared", "models
 
 export interface BatchOptions {
   model: string;
+  /** llama.cpp build: "cpu" (default), a GPU kind (every layer offloaded, the C loop too) or "auto". */
+  backend?: BackendPick;
+  /** One KV buffer for all sequences, GoGrid's contexts and the C loop alike (default false). */
+  kvUnified?: boolean;
   threads: number;
   sequences: number[];
   promptTokens: number;
@@ -45,8 +50,25 @@ export interface BatchRow {
   ratio_vs_c_loop: number | null;
   outputs_equal: boolean;
   outputs_mismatched: number;
+  /**
+   * The C loop's first sequence generated the same tokens here as alone (its 1-job case); null
+   * when there is no 1-job case or no C loop. Tells whether a batch changes the library's own
+   * temperature-0 output (GPU kernels differ by batch size), whatever GoGrid does.
+   */
+  c_loop_seq0_equal_alone: boolean | null;
+  kv_unified: boolean;
+  /** Build and device the run computed on. */
+  backend: string;
+  device: string;
+  /** Issue 10 on a GPU, 16 and 64 jobs: gogrid ≥ 0.9 × the C loop's batched decode (null: not judged). */
+  target_vs_c_loop: number | null;
+  goal_met: boolean | null;
   c_loop_error?: string;
 }
+
+/** Issue 10's goal for concurrent jobs on a GPU: the aggregate ≥ 0.9 × the batched C loop, at 16 and 64 jobs. */
+export const GPU_BATCH_TARGET = 0.9;
+const GPU_JUDGED_JOBS = [16, 64];
 
 /** Prompt `i`: BOS then P−1 pseudo-random ids (its own seed), so every job continues a different text. */
 export function distinctPrompt(i: number, count: number, vocabSize: number, bos: number): Int32Array {
@@ -82,7 +104,14 @@ async function runConcurrent(
 }
 
 export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
-  const engine = await LlamaEngine.open({ backend: "cpu", logLevel: "silent" });
+  const engine = await LlamaEngine.open({ backend: o.backend ?? "cpu", logLevel: "silent" });
+  const gpu = engine.choice.variant.backend !== "cpu";
+  const device =
+    engine
+      .devices()
+      .filter((d) => d.type !== "cpu")
+      .map((d) => d.description || d.name)
+      .join(", ") || "CPU";
   const model = await engine.loadModel(o.model);
   const name = (o.model.split("/").pop() ?? o.model).replace(/\.gguf$/i, "");
   const maxN = Math.max(...o.sequences);
@@ -91,6 +120,8 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
   const pids = [process.pid];
   let cLoopBinary: string | null = null;
   let cLoopError: string | null = o.cLoop ? null : "skipped (--no-c-loop)";
+  let cAlone0: number | null = null;
+  const kvUnified = o.kvUnified ?? false;
   if (o.cLoop) {
     try {
       cLoopBinary = await buildCLoop(engine.choice.variant);
@@ -102,20 +133,28 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
   o.log(`${name}: ${maxN} prompts alone (${o.decodeTokens} tokens each)`);
   const alone: string[] = [];
   {
-    const ctx = model.createContext({ sequences: 1, contextSize, threads: o.threads, batchSize: 512 });
+    const ctx = model.createContext({ sequences: 1, contextSize, threads: o.threads, batchSize: 512, kvUnified });
     for (const p of prompts) alone.push((await runConcurrent(ctx, [p], o.decodeTokens)).texts[0] as string);
     ctx.dispose();
   }
   const rows: BatchRow[] = [];
   for (const n of o.sequences) {
     const ps = prompts.slice(0, n);
-    const ctx = model.createContext({ sequences: n, contextSize, threads: o.threads, batchSize: 512 });
+    const ctx = model.createContext({ sequences: n, contextSize, threads: o.threads, batchSize: 512, kvUnified });
     let c: EngineRunner | null = null;
     let cErr = cLoopError;
     if (cLoopBinary) {
       try {
-        const spec = { modelPath: o.model, threads: o.threads, contextSize, decodeTokens: o.decodeTokens, prompt: ps[0] as Int32Array };
-        c = await startCLoop(cLoopBinary, engine.choice.variant, { ...spec, sequences: n, prompts: ps }, o.threads > 1);
+        const spec = {
+          modelPath: o.model,
+          threads: o.threads,
+          contextSize,
+          decodeTokens: o.decodeTokens,
+          prompt: ps[0] as Int32Array,
+          kvUnified,
+        };
+        // a persistent threadpool as GoGrid's CPU contexts have; on a GPU the CPU threads barely work
+        c = await startCLoop(cLoopBinary, engine.choice.variant, { ...spec, sequences: n, prompts: ps }, !gpu && o.threads > 1);
         pids.push(c.pid);
       } catch (e) {
         cErr = e instanceof Error ? e.message : String(e);
@@ -124,6 +163,7 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
     const g: number[] = [];
     const cl: number[] = [];
     let mismatched = 0;
+    let cSeq0: number | null = null;
     // warm-up each, then the timed reps, alternating which engine goes first
     await runConcurrent(ctx, ps, o.decodeTokens);
     await c?.run().catch(() => {});
@@ -140,6 +180,7 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
             const r = await c.run();
             if (r.generated !== n * o.decodeTokens) throw new Error(`the C loop generated ${r.generated}, expected ${n * o.decodeTokens}`);
             cl.push(r.tgTps);
+            cSeq0 ??= r.seqFnv?.[0] ?? null;
           } catch (e) {
             cErr = e instanceof Error ? e.message : String(e);
             await c.close().catch(() => {});
@@ -150,6 +191,7 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
     }
     await c?.close();
     ctx.dispose();
+    if (n === 1) cAlone0 = cSeq0;
     const gt = median(g);
     const ct = cErr ? null : median(cl);
     o.log(`N=${n}: gogrid ${gt?.toFixed(1)} tok/s, C loop ${ct?.toFixed(1) ?? cErr} tok/s, outputs equal: ${mismatched === 0}`);
@@ -168,6 +210,12 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
       ratio_vs_c_loop: round(ratio(gt, ct), 4),
       outputs_equal: mismatched === 0,
       outputs_mismatched: mismatched,
+      c_loop_seq0_equal_alone: n === 1 || cSeq0 === null || cAlone0 === null ? null : cSeq0 === cAlone0,
+      kv_unified: kvUnified,
+      backend: engine.choice.variant.name,
+      device,
+      target_vs_c_loop: gpu && GPU_JUDGED_JOBS.includes(n) ? GPU_BATCH_TARGET : null,
+      goal_met: null,
       ...(cErr ? { c_loop_error: cErr } : {}),
     });
   }
@@ -175,6 +223,9 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
   for (const r of rows) {
     r.gogrid_ratio_vs_1 = round(ratio(r.gogrid_tps, one?.gogrid_tps ?? null), 3);
     r.c_loop_ratio_vs_1 = round(ratio(r.c_loop_tps, one?.c_loop_tps ?? null), 3);
+    // the speed goal alone: whether outputs match is its own column (on a GPU the library's own
+    // temperature-0 output changes with the batch, see c_loop_seq0_equal_alone)
+    r.goal_met = r.target_vs_c_loop === null || r.ratio_vs_c_loop === null ? null : r.ratio_vs_c_loop >= r.target_vs_c_loop;
   }
   model.dispose();
   return rows;
@@ -182,7 +233,7 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
 
 export function batchTable(rows: BatchRow[]): string {
   return table(
-    ["model", "jobs", "gogrid tok/s", "× 1 job", "C loop tok/s", "× 1 job", "gogrid/C", "outputs = alone"],
+    ["model", "jobs", "gogrid tok/s", "× 1 job", "C loop tok/s", "× 1 job", "gogrid/C", "outputs = alone", "C loop seq 0 = alone", "goal"],
     rows.map((r) => [
       r.model,
       r.sequences,
@@ -192,6 +243,8 @@ export function batchTable(rows: BatchRow[]): string {
       r.c_loop_ratio_vs_1,
       r.ratio_vs_c_loop,
       r.outputs_equal ? "yes" : `NO (${r.outputs_mismatched} differ)`,
+      r.c_loop_seq0_equal_alone === null ? "-" : r.c_loop_seq0_equal_alone ? "yes" : "NO",
+      r.goal_met === null ? "-" : `${r.goal_met ? "met" : "NOT met"} (≥ ${r.target_vs_c_loop})`,
     ]),
   );
 }
@@ -204,6 +257,8 @@ if (import.meta.main) {
     "prompt-tokens": { type: "string", default: "32", description: "prompt tokens of each job" },
     tokens: { type: "string", default: "128", description: "tokens each job generates" },
     reps: { type: "string", default: "3", description: "timed runs per case and engine (median)" },
+    backend: { type: "string", default: "cpu", description: `llama.cpp build: ${BACKEND_PICKS.join(" | ")} (GPU: every layer offloaded)` },
+    "kv-unified": { type: "boolean", default: false, description: "one KV buffer for all sequences (GoGrid and the C loop)" },
     "no-c-loop": { type: "boolean", default: false, description: "skip the C loop anchor" },
     quick: { type: "boolean", default: false, description: "a smoke run (32 tokens, 1 rep)" },
   } as const;
@@ -217,8 +272,15 @@ if (import.meta.main) {
     process.stderr.write(`bench:batch: --sequences must be integers from 1 to 256, got "${f.str("sequences")}"\n`);
     process.exit(2);
   }
+  const backend = f.str("backend");
+  if (!(BACKEND_PICKS as readonly string[]).includes(backend)) {
+    process.stderr.write(`bench:batch: --backend must be one of ${BACKEND_PICKS.join(", ")}, got "${backend}"\n`);
+    process.exit(2);
+  }
   const o: BatchOptions = {
     model: resolve(f.str("model")),
+    backend: backend as BackendPick,
+    kvUnified: f.bool("kv-unified"),
     threads: f.num("threads", 1),
     sequences,
     promptTokens: f.num("prompt-tokens", 1),
@@ -228,6 +290,7 @@ if (import.meta.main) {
     log: progress("batch"),
   };
   const rows = await benchBatch(o);
-  const head = `bench:batch — ${machine(`threads ${o.threads}`)}; aggregate tok/s = all generated tokens / wall time (prompts included), median of ${o.reps}`;
+  const on = rows[0] ? `; ${rows[0].backend} on ${rows[0].device}${o.kvUnified ? ", unified KV" : ""}` : "";
+  const head = `bench:batch — ${machine(`threads ${o.threads}`)}${on}; aggregate tok/s = all generated tokens / wall time (prompts included), median of ${o.reps}`;
   finish(`${head}\n\n${batchTable(rows)}\n`, rows);
 }

@@ -47,6 +47,47 @@ test("bench:batch — concurrent temperature-0 outputs equal each prompt alone; 
   }
   expect(rows[0]?.gogrid_ratio_vs_1).toBe(1);
   expect(human).toContain("outputs = alone");
+  // on the CPU build the C loop's own first sequence is unchanged by the batch (its token hash)
+  expect(rows[0]?.c_loop_seq0_equal_alone).toBeNull(); // the 1-job case is the reference
+  expect(rows[1]?.c_loop_seq0_equal_alone).toBe(true);
+  for (const r of rows) {
+    expect(r.kv_unified).toBe(false);
+    expect(r.device).toBe("CPU");
+    expect(r.goal_met).toBeNull(); // judged on a GPU only
+  }
+});
+
+test("bench:batch --kv-unified — GoGrid and the C loop both run with one KV buffer for all sequences", async () => {
+  const { json, human } = await bench("bench/batch.ts", [
+    "--threads",
+    "1",
+    "--sequences",
+    "1,2",
+    "--tokens",
+    "8",
+    "--prompt-tokens",
+    "8",
+    "--reps",
+    "1",
+    "--kv-unified",
+  ]);
+  const rows = json as Row[];
+  for (const r of rows) {
+    expect(r.kv_unified).toBe(true);
+    expect(r.gogrid_tps as number).toBeGreaterThan(0);
+    expect(r.c_loop_error ?? null).toBeNull();
+    expect(r.c_loop_tps as number).toBeGreaterThan(0);
+  }
+  expect(human).toContain("unified KV");
+});
+
+test("bench:batch and bench:engine name a bad --backend", async () => {
+  for (const script of ["bench/batch.ts", "native/bench/engine.ts"]) {
+    const p = Bun.spawn(["bun", join(ROOT, script), "--backend", "opencl"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
+    expect(code).toBe(2);
+    expect(err).toContain("opencl");
+  }
 });
 
 test("bench:coordinator — every job completes on SQLite and Postgres; jobs/s and latencies positive; pg-boss anchor labelled published", async () => {

@@ -22,6 +22,11 @@
 //             steps that each decode one token of every sequence in one batch. tg_tps is then the AGGREGATE rate:
 //             all n_seq*M generated tokens over the whole run (prompts included); pp_tps is all
 //             prompt tokens over the prompt phase. (bench/batch.ts uses this as its anchor.)
+//   n_gpu_layers (10th argument, default 0): layers offloaded to the GPU of a GPU build (-1 or
+//             anything above the layer count: all), the same number GoGrid's gg_load_model gets.
+//   kv_unified (11th argument, default 0): one KV buffer for all sequences (llama.cpp kv_unified).
+//   Every run also prints "seq_fnv": per sequence, FNV-1a over its generated token ids, so a
+//   caller can tell whether a sequence's output changed with the batch it ran in.
 // JSON per run: {"pp_tps":..,"tg_tps":..,"pp_ms":..,"tg_ms":..,"prompt_tokens":P,"generated":M,"aborted":false}
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +76,16 @@ typedef struct {
   int generated;
   int status;
   int aborted;
+  unsigned *fnv; // per sequence, FNV-1a of its token ids
 } run_t;
+
+static void fnv_add(unsigned *h, llama_token tok) {
+  unsigned v = (unsigned)tok;
+  for (int k = 0; k < 4; k++) {
+    *h ^= (v >> (8 * k)) & 0xffu;
+    *h *= 16777619u;
+  }
+}
 
 // Pays for what every generated token costs in a real generation.
 static volatile long g_sink;
@@ -83,7 +97,9 @@ static void consume(const struct llama_vocab *vocab, llama_token tok) {
 
 // deadline_ms > 0: stop early (aborted = 1) when the run has taken longer than that.
 static run_t run_once(bench_t *b, int n_decode, double deadline_ms) {
-  run_t r = {0, 0, 0, 0, 0};
+  static unsigned fnv1;
+  run_t r = {0, 0, 0, 0, 0, &fnv1};
+  fnv1 = 2166136261u;
   llama_memory_clear(llama_get_memory(b->ctx), true);
   struct llama_sampler_chain_params sp = llama_sampler_chain_default_params();
   sp.no_perf = true;
@@ -96,6 +112,7 @@ static run_t run_once(bench_t *b, int n_decode, double deadline_ms) {
   if (r.status != 0) goto done;
   llama_token tok = llama_sampler_sample(smpl, b->ctx, -1);
   consume(b->vocab, tok);
+  fnv_add(r.fnv, tok);
   r.generated = 1;
   double t1 = now_ms();
   for (int i = 1; i < n_decode; i++) {
@@ -107,6 +124,7 @@ static run_t run_once(bench_t *b, int n_decode, double deadline_ms) {
     if (r.status != 0) goto done;
     tok = llama_sampler_sample(smpl, b->ctx, -1);
     consume(b->vocab, tok);
+    fnv_add(r.fnv, tok);
     r.generated++;
   }
   double t2 = now_ms();
@@ -120,7 +138,9 @@ done:
 // n_seq sequences at once: every prompt decoded, then one batch per step with a token of each.
 // r.tg_ms is the whole run; r.generated counts the tokens of all sequences.
 static run_t run_batched(bench_t *b, int n_decode) {
-  run_t r = {0, 0, 0, 0, 0};
+  static unsigned fnv[256];
+  run_t r = {0, 0, 0, 0, 0, fnv};
+  for (int s = 0; s < b->n_seq; s++) fnv[s] = 2166136261u;
   llama_memory_clear(llama_get_memory(b->ctx), true);
   struct llama_sampler_chain_params sp = llama_sampler_chain_default_params();
   sp.no_perf = true;
@@ -152,6 +172,7 @@ static run_t run_batched(bench_t *b, int n_decode) {
     for (int k = first; k < s; k++) {
       last[k] = llama_sampler_sample(smpl[k], b->ctx, out_idx[k]);
       consume(b->vocab, last[k]);
+      fnv_add(&r.fnv[k], last[k]);
       r.generated++;
     }
   }
@@ -171,6 +192,7 @@ static run_t run_batched(bench_t *b, int n_decode) {
     for (int s = 0; s < b->n_seq; s++) {
       last[s] = llama_sampler_sample(smpl[s], b->ctx, s);
       consume(b->vocab, last[s]);
+      fnv_add(&r.fnv[s], last[s]);
       r.generated++;
     }
   }
@@ -189,16 +211,18 @@ static void print_batched(const run_t *r, const bench_t *b) {
   double pp = r->pp_ms > 0 ? prompt * 1e3 / r->pp_ms : 0;
   double tg = r->tg_ms > 0 ? r->generated * 1e3 / r->tg_ms : 0;
   printf("{\"pp_tps\":%.3f,\"tg_tps\":%.3f,\"pp_ms\":%.3f,\"tg_ms\":%.3f,\"prompt_tokens\":%d,\"generated\":%d,\"sequences\":%d,"
-         "\"aborted\":false}\n",
+         "\"aborted\":false,\"seq_fnv\":[",
          pp, tg, r->pp_ms, r->tg_ms, prompt, r->generated, b->n_seq);
+  for (int s = 0; s < b->n_seq; s++) printf("%s%u", s ? "," : "", r->fnv[s]);
+  printf("]}\n");
   fflush(stdout);
 }
 
 static void print_run(const run_t *r, int n_prompt) {
   double pp = r->pp_ms > 0 ? n_prompt * 1e3 / r->pp_ms : 0;
   double tg = r->tg_ms > 0 ? (r->generated - 1) * 1e3 / r->tg_ms : 0;
-  printf("{\"pp_tps\":%.3f,\"tg_tps\":%.3f,\"pp_ms\":%.3f,\"tg_ms\":%.3f,\"prompt_tokens\":%d,\"generated\":%d,\"aborted\":%s}\n", pp,
-         tg, r->pp_ms, r->tg_ms, n_prompt, r->generated, r->aborted ? "true" : "false");
+  printf("{\"pp_tps\":%.3f,\"tg_tps\":%.3f,\"pp_ms\":%.3f,\"tg_ms\":%.3f,\"prompt_tokens\":%d,\"generated\":%d,\"aborted\":%s,\"seq_fnv\":[%u]}\n",
+         pp, tg, r->pp_ms, r->tg_ms, n_prompt, r->generated, r->aborted ? "true" : "false", r->fnv[0]);
   fflush(stdout);
 }
 
@@ -233,6 +257,8 @@ int main(int argc, char **argv) {
   int reps = argc > 7 ? atoi(argv[7]) : 0;
   int use_threadpool = argc > 8 ? atoi(argv[8]) : 0;
   b.n_seq = argc > 9 ? atoi(argv[9]) : 1;
+  int n_gpu_layers = argc > 10 ? atoi(argv[10]) : 0;
+  int kv_unified = argc > 11 ? atoi(argv[11]) : 0;
   if (b.n_seq < 1 || b.n_seq > 256) {
     fprintf(stderr, "c-loop: n_seq must be 1 to 256\n");
     return 2;
@@ -284,7 +310,7 @@ int main(int argc, char **argv) {
   ggml_backend_load_all_from_path(argv[2]);
 
   struct llama_model_params mp = llama_model_default_params();
-  mp.n_gpu_layers = 0;
+  mp.n_gpu_layers = n_gpu_layers;
   mp.load_mode = LLAMA_LOAD_MODE_MMAP;
   struct llama_model *model = llama_model_load_from_file(model_path, mp);
   if (!model) {
@@ -299,7 +325,7 @@ int main(int argc, char **argv) {
   cp.n_seq_max = (uint32_t)b.n_seq;
   cp.n_threads = threads;
   cp.n_threads_batch = threads;
-  cp.kv_unified = false;
+  cp.kv_unified = kv_unified != 0;
   cp.no_perf = true;
   b.ctx = llama_init_from_model(model, cp);
   if (!b.ctx) {

@@ -69,6 +69,13 @@ export interface LoopSpec {
   /** Batched decoding of this many sequences (default 1); each gets `prompts[i]`, or `prompt` when absent. */
   sequences?: number;
   prompts?: Int32Array[];
+  /** One KV buffer for all sequences (llama.cpp kv_unified), as GoGrid's `kvUnified`. */
+  kvUnified?: boolean;
+}
+
+/** Layers the C loop offloads: all on a GPU build (as GoGrid's default), none on a CPU one. */
+export function loopGpuLayers(variant: LibraryVariant): number {
+  return variant.backend === "cpu" ? 0 : -1;
 }
 
 /**
@@ -88,6 +95,8 @@ export function startCLoop(binary: string, variant: LibraryVariant, s: LoopSpec,
     "0",
     threadpool ? "1" : "0",
     String(s.sequences ?? 1),
+    String(loopGpuLayers(variant)),
+    s.kvUnified ? "1" : "0",
   ];
   return ChildRunner.start(threadpool ? "C loop + threadpool" : "C loop", cmd, 300_000);
 }

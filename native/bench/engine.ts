@@ -26,6 +26,14 @@ interface Setup {
   engine: LlamaEngine;
   cLoop: string | null;
   cLoopError: string | null;
+  /** The build offloads to a GPU: the CPU-only anchors are skipped. */
+  gpu: boolean;
+}
+
+/** The devices the chosen build computes on, for the report ("CPU" for the CPU build). */
+function deviceText(engine: LlamaEngine): string {
+  const gpus = engine.devices().filter((d) => d.type !== "cpu");
+  return gpus.map((d) => d.description || d.name).join(", ") || "CPU";
 }
 
 function emptyRuns(error: string | null): EngineRuns {
@@ -113,10 +121,11 @@ async function measureModel(
     async () => new GoGridRunner(model, prompt, m.decodeTokens, { threads: o.threads, contextSize: o.contextSize }),
   );
   await add("c_loop", cLoop ? null : s.cLoopError, () => startCLoop(cLoop as string, variant, spec, false));
-  await add("c_loop_threadpool", o.noThreadpoolLoop ? "skipped (--no-threadpool-loop)" : cLoop ? null : s.cLoopError, () =>
+  const cpuOnly = s.gpu ? `skipped (CPU-only anchor; this run is on ${variant.backend})` : null;
+  await add("c_loop_threadpool", o.noThreadpoolLoop ? "skipped (--no-threadpool-loop)" : (cpuOnly ?? (cLoop ? null : s.cLoopError)), () =>
     startCLoop(cLoop as string, variant, spec, true),
   );
-  await add("node_llama_cpp", o.noNodeLlamaCpp ? "skipped (--no-node-llama-cpp)" : null, () => startNodeLlamaCpp(spec));
+  await add("node_llama_cpp", o.noNodeLlamaCpp ? "skipped (--no-node-llama-cpp)" : cpuOnly, () => startNodeLlamaCpp(spec));
 
   // One warm-up each, then the timed repetitions, interleaved in a fresh order each time.
   const pids = () => [process.pid, ...[...runners.values()].map((r) => r.pid)];
@@ -173,8 +182,16 @@ async function main(): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return 0;
   }
-  const engine = await LlamaEngine.open({ backend: "cpu", logLevel: "silent" });
+  let engine: LlamaEngine;
+  try {
+    engine = await LlamaEngine.open({ backend: o.backend, logLevel: "silent" });
+  } catch (e) {
+    process.stderr.write(`bench:engine: --backend ${o.backend}: ${errorText(e)}\n`);
+    return 1;
+  }
   const variant = engine.choice.variant;
+  const gpu = variant.backend !== "cpu";
+  const device = deviceText(engine);
   let cLoop: string | null = null;
   let cLoopError: string | null = null;
   try {
@@ -186,11 +203,11 @@ async function main(): Promise<number> {
   console.log(
     `bench:engine — ${cpus()[0]?.model ?? "cpu"} (${cpus().length} cores), threads ${o.threads}, context ${o.contextSize}, load ${load.join(" ")}`,
   );
-  console.log(`libllama: ${variant.llamaPath}`);
+  console.log(`libllama: ${variant.llamaPath} (${variant.name}, ${variant.backend}${gpu ? `, every layer on ${device}` : ""})`);
   if (Number(load[0]) > 0.5 * cpus().length) console.log("note: the machine was busy when the bench started; figures may be noisy");
 
   const all: ModelRuns[] = [];
-  const models = o.models.map((key) => benchModel(key, o.quick, o.reps));
+  const models = o.models.map((key) => benchModel(key, o.quick, o.reps, gpu));
   const setupErrors = models.map((m) => ensureModel(m, progress)); // a missing 1B model is made first
   const endAt = performance.now() + o.timeLimitS * 1000;
   for (const [i, m] of models.entries()) {
@@ -198,13 +215,13 @@ async function main(): Promise<number> {
     const weightLeft = models.slice(i).reduce((w, x) => w + x.timeWeight, 0);
     const deadline = () => performance.now() + ((endAt - performance.now()) * m.timeWeight) / weightLeft;
     progress(`${m.name}: P=${m.promptTokens} M=${m.decodeTokens} reps=${m.reps} threads=${o.threads}`);
-    all.push(await measureModel({ engine, cLoop, cLoopError }, m, o, setupErrors[i] ?? null, deadline));
+    all.push(await measureModel({ engine, cLoop, cLoopError, gpu }, m, o, setupErrors[i] ?? null, deadline));
   }
   console.log("");
   console.log(table(all));
   console.log("");
   console.log(goalsSummary(all));
-  console.log(JSON.stringify(all.map(modelJson)));
+  console.log(JSON.stringify(all.map((m) => ({ ...modelJson(m), backend: variant.backend, library: variant.name, device }))));
   return 0;
 }
 

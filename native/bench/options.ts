@@ -2,11 +2,15 @@
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 
-export type ModelKey = "stories" | "1b";
-export const MODEL_KEYS: readonly ModelKey[] = ["stories", "1b"];
+export type ModelKey = "stories" | "1b" | "1b-q4";
+export const MODEL_KEYS: readonly ModelKey[] = ["stories", "1b", "1b-q4"];
+export type BackendPick = "cpu" | "auto" | "vulkan" | "cuda" | "metal";
+export const BACKEND_PICKS: readonly BackendPick[] = ["cpu", "auto", "vulkan", "cuda", "metal"];
 
 export interface BenchOptions {
   models: ModelKey[];
+  /** Which llama.cpp build every engine uses: "cpu" (default), a GPU kind, or "auto" (the worker's probe order). */
+  backend: BackendPick;
   threads: number;
   /** Timed repetitions per engine; null = the model's default. */
   reps: number | null;
@@ -30,7 +34,16 @@ interface Flag {
 }
 
 const FLAGS = {
-  models: { type: "string", default: "stories,1b", description: `models to measure, comma-separated: ${MODEL_KEYS.join(", ")}` },
+  models: {
+    type: "string",
+    default: "stories,1b",
+    description: `models to measure, comma-separated: ${MODEL_KEYS.join(", ")} (1b = Q8_0, 1b-q4 = Q4_0)`,
+  },
+  backend: {
+    type: "string",
+    default: "cpu",
+    description: `llama.cpp build: ${BACKEND_PICKS.join(" | ")} (a GPU build offloads every layer, GoGrid and the C loop alike)`,
+  },
   threads: { type: "string", default: String(availableParallelism()), description: "CPU threads for every engine (all cores by default)" },
   reps: { type: "string", default: "", description: "timed repetitions per engine (default: stories 9, 1b 5; --quick: 3 and 1)" },
   "max-retries": {
@@ -92,8 +105,12 @@ export function parseOptions(argv: string[]): BenchOptions {
       throw new BenchUsageError(`unknown model "${m}" (choose from ${MODEL_KEYS.join(", ")})`);
   }
   if (models.length === 0) throw new BenchUsageError("--models names no model");
+  const backend = str("backend");
+  if (!(BACKEND_PICKS as readonly string[]).includes(backend))
+    throw new BenchUsageError(`unknown backend "${backend}" (choose from ${BACKEND_PICKS.join(", ")})`);
   return {
     models: models as ModelKey[],
+    backend: backend as BackendPick,
     threads: positiveInt("threads", str("threads")),
     reps: str("reps") === "" ? null : positiveInt("reps", str("reps")),
     quick: values.quick === true,

@@ -10,6 +10,8 @@ export interface RunFigures {
   generated: number;
   /** Stopped at the deadline before M tokens. */
   aborted: boolean;
+  /** The C loop: per sequence, FNV-1a of its generated token ids. */
+  seqFnv?: number[];
 }
 
 export interface RunOptions {
@@ -44,6 +46,7 @@ interface ReplyJson {
   tg_tps?: number;
   generated?: number;
   aborted?: boolean;
+  seq_fnv?: number[];
 }
 
 /** Reads newline-separated JSON replies from a child's stdout. */
@@ -125,7 +128,13 @@ export class ChildRunner implements EngineRunner {
     const r = JSON.parse(line) as ReplyJson;
     if (r.error) throw new BenchRunError("bad_reply", `${this.label}: ${r.error}`);
     if (typeof r.pp_tps !== "number" || typeof r.tg_tps !== "number") throw new BenchRunError("bad_reply", `${this.label} replied ${line}`);
-    return { ppTps: r.pp_tps, tgTps: r.tg_tps, generated: r.generated ?? 0, aborted: r.aborted === true };
+    return {
+      ppTps: r.pp_tps,
+      tgTps: r.tg_tps,
+      generated: r.generated ?? 0,
+      aborted: r.aborted === true,
+      ...(Array.isArray(r.seq_fnv) ? { seqFnv: r.seq_fnv } : {}),
+    };
   }
 
   async close(): Promise<void> {
