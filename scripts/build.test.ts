@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { publicKeyOf } from "../protocol/src/release/index.ts";
-import { rootKeysFrom } from "./build.ts";
+import { checkCudaDir, OWN_CUDA_VARIANT, rootKeysFrom, type Target, variantsFor } from "./build.ts";
 import { keygen } from "./release/keys.ts";
 
 // compiles a 130 MB binary
@@ -88,5 +88,35 @@ describe("--update-root-key", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("GoGrid's own CUDA build (--cuda-dir)", () => {
+  const linux: Target = { bun: "bun-linux-x64", platform: "linux", arch: "x64", exe: "gogrid-worker" };
+  const cuda = mkdtempSync(join(tmpdir(), "gogrid-own-cuda-"));
+  afterAll(() => rmSync(cuda, { recursive: true, force: true }));
+
+  test("a folder without libggml-cuda, or without libllama, is refused by name", () => {
+    expect(checkCudaDir(join(cuda, "missing"))).toContain("is not a folder");
+    writeFileSync(join(cuda, "libllama.so"), "");
+    writeFileSync(join(cuda, "libggml.so"), "");
+    expect(checkCudaDir(cuda)).toContain("no libggml-cuda");
+    writeFileSync(join(cuda, "libggml-cuda.so"), "");
+    expect(checkCudaDir(cuda)).toBeNull();
+  });
+
+  test("it is probed first in linux-x64's GPU binary, then Vulkan, then CPU; not in the CPU binary", () => {
+    if (!host) {
+      console.warn("skipped: the prebuilt packages of linux-x64 are installed only on linux-x64");
+      return;
+    }
+    expect(variantsFor(linux, "gpu", cuda)?.map((v) => [v.spec.name, v.spec.backend])).toEqual([
+      [OWN_CUDA_VARIANT, "cuda"],
+      ["linux-x64-vulkan", "vulkan"],
+      ["linux-x64", "cpu"],
+    ]);
+    expect(variantsFor(linux, "gpu", cuda)?.[0]?.dir).toBe(cuda);
+    expect(variantsFor(linux, "cpu", cuda)?.map((v) => v.spec.name)).toEqual(["linux-x64"]);
+    expect(variantsFor(linux, "gpu")?.map((v) => v.spec.name)).toEqual(["linux-x64-vulkan", "linux-x64"]);
   });
 });

@@ -8,14 +8,14 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { LLAMA_PACKAGE_VERSION, platformVariants } from "../native/src/library.ts";
+import { LLAMA_PACKAGE_VERSION, libraryFiles, platformVariants } from "../native/src/library.ts";
 import { isSemVer, platformKey } from "../protocol/src/release/index.ts";
 import { HELPER_NAMES } from "../tray/src/helper-names.ts";
 import { publicKeyFrom } from "./release/keys.ts";
 
 const root = resolve(import.meta.dir, "..");
 
-interface Target {
+export interface Target {
   bun: string;
   platform: NodeJS.Platform;
   arch: NodeJS.Architecture;
@@ -63,18 +63,41 @@ function packageBins(name: string): string | null {
 
 type Flavour = "cpu" | "gpu";
 
+/** Name of GoGrid's own CUDA build (scripts/build-cuda.ts) among a binary's embedded variants. */
+export const OWN_CUDA_VARIANT = "linux-x64-cuda-gogrid";
+
+/**
+ * Why `dir` cannot be embedded as GoGrid's own CUDA build, or null when it can: it must hold
+ * libllama, libggml and a libggml-cuda (scripts/build-cuda.ts --out).
+ */
+export function checkCudaDir(dir: string): string | null {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return `${dir} is not a folder`;
+  if (!libraryFiles(dir)) return `${dir} holds no libllama/libggml`;
+  if (!readdirSync(dir).some((f) => /^libggml-cuda\.(so|dll)$/.test(f)))
+    return `${dir} holds no libggml-cuda (build it with scripts/build-cuda.ts)`;
+  return null;
+}
+
 /**
  * The llama.cpp builds a binary embeds, in probe order. "cpu": the CPU build (Metal on Apple
  * silicon, where it is the same package). "gpu": Vulkan first, then CPU, where a Vulkan build
- * exists (linux-x64, windows-x64). CUDA is not embedded: 181 MB plus a 357 MB fallback.
+ * exists (linux-x64, windows-x64). The prebuilt CUDA packages are not embedded (181 MB plus a
+ * 357 MB fallback, and their sm_90 code does not run on CUDA 13.0 drivers); `cudaDir`, GoGrid's
+ * own CUDA build, goes first in linux-x64's "gpu" binary: it decoded 1.25–1.46× faster than Vulkan
+ * on an H200 (bench/gpu/README.md), and where it cannot run (no CUDA 13 runtime, old driver) the
+ * probe falls back to Vulkan.
  */
-function variantsFor(t: Target, flavour: Flavour) {
+export function variantsFor(t: Target, flavour: Flavour, cudaDir: string | null = null) {
   const all = platformVariants(t.platform, t.arch);
   const cpu = all.find((v) => v.backend === "cpu" || v.backend === "metal");
   const vulkan = all.find((v) => v.backend === "vulkan");
   if (!cpu) throw new Error(`no llama.cpp build is known for ${t.bun}`);
   if (flavour === "gpu" && !vulkan) return null;
-  return (flavour === "gpu" ? [vulkan, cpu] : [cpu]).map((spec) => {
+  const own =
+    cudaDir && flavour === "gpu" && t.platform === "linux" && t.arch === "x64"
+      ? [{ spec: { name: OWN_CUDA_VARIANT, backend: "cuda" as const }, dir: cudaDir }]
+      : [];
+  const prebuilt = (flavour === "gpu" ? [vulkan, cpu] : [cpu]).map((spec) => {
     const s = spec as NonNullable<typeof spec>;
     const dir = packageBins(s.name);
     if (!dir) {
@@ -84,6 +107,7 @@ function variantsFor(t: Target, flavour: Flavour) {
     }
     return { spec: { name: s.name, backend: s.backend }, dir };
   });
+  return [...own, ...prebuilt];
 }
 
 const sha256 = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
@@ -180,8 +204,8 @@ async function compile(t: Target, entry: string, outfile: string, extra: string[
   return outfile;
 }
 
-async function build(t: Target, flavour: Flavour): Promise<string | null> {
-  const variants = variantsFor(t, flavour);
+async function build(t: Target, flavour: Flavour, cudaDir: string | null): Promise<string | null> {
+  const variants = variantsFor(t, flavour, cudaDir);
   if (!variants) return null;
   const work = join(root, "dist", ".build", t.bun);
   mkdirSync(work, { recursive: true });
@@ -232,14 +256,21 @@ if (import.meta.main) {
       version: { type: "string" },
       "update-root-key": { type: "string", multiple: true },
       "out-dir": { type: "string" },
+      "cuda-dir": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(
-      `usage: bun scripts/build.ts [--all | --target <bun target>...] [--gpu]\ntargets: ${TARGETS.map((t) => t.bun).join(", ")} (default: this machine's)\n--gpu also builds gogrid-worker-gpu (Vulkan, then CPU) where a Vulkan build exists\n--version <semver> fixes the worker's version (default: worker/package.json)\n--update-root-key <hex, .pub file, or .key file (its public key is embedded)> (repeatable; default $GOGRID_UPDATE_ROOT_KEYS): the root keys the worker trusts for self-update; without one the binaries cannot update themselves\n--out-dir <dir> instead of dist/bin; --no-tray skips the standalone gogrid-tray`,
+      `usage: bun scripts/build.ts [--all | --target <bun target>...] [--gpu]\ntargets: ${TARGETS.map((t) => t.bun).join(", ")} (default: this machine's)\n--gpu also builds gogrid-worker-gpu (Vulkan, then CPU) where a Vulkan build exists\n--version <semver> fixes the worker's version (default: worker/package.json)\n--update-root-key <hex, .pub file, or .key file (its public key is embedded)> (repeatable; default $GOGRID_UPDATE_ROOT_KEYS): the root keys the worker trusts for self-update; without one the binaries cannot update themselves\n--out-dir <dir> instead of dist/bin; --no-tray skips the standalone gogrid-tray\n--cuda-dir <dir>: GoGrid's own CUDA build (scripts/build-cuda.ts --out), probed first in linux-x64's gogrid-worker-gpu`,
     );
     process.exit(0);
+  }
+  const cudaDir = values["cuda-dir"] ? resolve(values["cuda-dir"]) : null;
+  const cudaProblem = cudaDir ? checkCudaDir(cudaDir) : null;
+  if (cudaProblem) {
+    console.error(`--cuda-dir: ${cudaProblem}`);
+    process.exit(2);
   }
   if (values.version !== undefined && !isSemVer(values.version)) {
     console.error(`--version "${values.version}" is not a semantic version like 1.2.3`);
@@ -267,7 +298,7 @@ if (import.meta.main) {
       process.exit(2);
     }
     for (const flavour of values.gpu ? (["cpu", "gpu"] as const) : (["cpu"] as const)) {
-      const out = await build(t, flavour);
+      const out = await build(t, flavour, cudaDir);
       if (out) console.log(`${t.bun}: ${relative(root, out)} (${(statSync(out).size / 2 ** 20).toFixed(1)} MiB)`);
     }
     if (values["no-tray"]) continue;

@@ -93,7 +93,7 @@ describe("chooseVariant", () => {
   });
 
   test("when no build is usable, the caller's list still says why each was passed over", async () => {
-    const tried: { name: string; ok: boolean; reason: string }[] = [];
+    const tried: { name: string; backend: string; ok: boolean; reason: string }[] = [];
     const choice = await chooseVariant([gpu("vulkan", "vulkan"), cpu], async () => result(false, "found no GPU device"), "vulkan", tried);
     expect(choice).toBeNull();
     expect(tried.map((t) => [t.name, t.ok, t.reason])).toEqual([
