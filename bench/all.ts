@@ -50,6 +50,7 @@ export function headlines(part: PartName, j: unknown): unknown[][] {
       return rows.map((r) => [part, `${r.streams} streams`, "tokens/s", n(r.tokens_per_s)]);
     case "idle":
       return rows.flatMap((r) => [
+        [part, "worker, no job, first minute", "CPU %", n(r.warmup_cpu_pct)],
         [part, "worker, no job", "CPU %", n(r.worker_cpu_pct)],
         [part, "worker, no job", "RSS MB", n(r.worker_rss_max_mb)],
       ]);

@@ -148,9 +148,11 @@ test("bench:relay and bench:connections — tokens arrive as sent; every worker 
 });
 
 test("bench:idle — a real worker connects and is measured", async () => {
-  const { json } = await bench("bench/idle.ts", ["--warmup", "0", "--seconds", "2"]);
+  const { json } = await bench("bench/idle.ts", ["--warmup", "1", "--seconds", "2"]);
   const r = json as Row;
   expect(r.worker_connected).toBe(true);
+  expect(r.warmup_seconds as number).toBeGreaterThanOrEqual(0.9); // the start-up window, reported apart
+  expect(r.warmup_cpu_pct as number).toBeGreaterThanOrEqual(0);
   expect(r.worker_rss_mb as number).toBeGreaterThan(10);
   expect(r.worker_cpu_pct as number).toBeGreaterThanOrEqual(0);
   expect(typeof r.goal_met).toBe("boolean");
