@@ -72,6 +72,11 @@ describe("EarningsCache", () => {
       expect(cached).toEqual(await earningsSummary(base, { nodeId: "n1" }, 0, later));
       expect(cached).toMatchObject({ today: fmt(1_500_010), week: fmt(1_750_010), total: fmt(6_750_010) });
       expect(calls()).toBe(afterFirst); // no ledger query for the cached answers
+      // the heartbeat path: the same answer as JSON text, straight from memory
+      expect(JSON.parse(cache.cachedJson("n1", 0, later) as string)).toEqual(cached);
+      expect(cache.cachedJson("n1", 60, later)).toBeUndefined(); // another time zone: summary() must read
+      expect(cache.cachedJson("n2", 0, later)).toBeUndefined();
+      expect(calls()).toBe(afterFirst);
     }));
 
   test("at the node's local midnight the day (and a new week or month) starts again", () =>

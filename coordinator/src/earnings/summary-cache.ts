@@ -14,6 +14,8 @@ interface Entry {
   tz: number;
   sums: EarningsMicros;
   formatted: Earnings;
+  /** `formatted` as JSON, so a heartbeat_ack is one string template (see cachedJson). */
+  json: string;
   /** Local midnight that began the cached day, and the next one: outside them, read again. */
   dayStart: number;
   dayEnd: number;
@@ -31,17 +33,32 @@ export class EarningsCache {
     private readonly maxAgeMs = 10 * 60_000,
   ) {}
 
+  /** The cached entry when it still answers for `now` in that time zone. */
+  private fresh(nodeId: string, tzOffsetMinutes: number, now: number): Entry | undefined {
+    const e = this.entries.get(nodeId);
+    return e && e.tz === tzOffsetMinutes && now >= e.dayStart && now < e.dayEnd && now - e.readAt < this.maxAgeMs ? e : undefined;
+  }
+
+  /**
+   * The node's earnings as JSON text when the cache answers without reading the ledger, else
+   * undefined (then call summary()). The gateway's heartbeat_ack path: no await, no stringify.
+   */
+  cachedJson(nodeId: string, tzOffsetMinutes: number, now: number): string | undefined {
+    return this.fresh(nodeId, tzOffsetMinutes, now)?.json;
+  }
+
   /** The node's earnings in its time zone (`tzOffsetMinutes` east of UTC), as earningsSummary gives them. */
   async summary(nodeId: string, tzOffsetMinutes: number, now: number): Promise<Earnings> {
-    const e = this.entries.get(nodeId);
-    if (e && e.tz === tzOffsetMinutes && now >= e.dayStart && now < e.dayEnd && now - e.readAt < this.maxAgeMs) return e.formatted;
+    const e = this.fresh(nodeId, tzOffsetMinutes, now);
+    if (e) return e.formatted;
     const began = this.clock;
     const sums = await earningsMicros(this.repo, { nodeId }, tzOffsetMinutes, now);
     const formatted = formatEarnings(sums);
     // a credit while the queries ran may or may not be in their sums: keep nothing, read again next time
     if ((this.creditedAt.get(nodeId) ?? 0) <= began) {
       const dayStart = periodStarts(now, tzOffsetMinutes).today;
-      this.entries.set(nodeId, { tz: tzOffsetMinutes, sums, formatted, dayStart, dayEnd: dayStart + DAY, readAt: now });
+      const json = JSON.stringify(formatted);
+      this.entries.set(nodeId, { tz: tzOffsetMinutes, sums, formatted, json, dayStart, dayEnd: dayStart + DAY, readAt: now });
     }
     return formatted;
   }
@@ -60,6 +77,7 @@ export class EarningsCache {
     const s = e.sums;
     e.sums = { today: s.today + amountMicros, week: s.week + amountMicros, month: s.month + amountMicros, total: s.total + amountMicros };
     e.formatted = formatEarnings(e.sums);
+    e.json = JSON.stringify(e.formatted);
   }
 
   /** The node left this instance: drop its entry. */

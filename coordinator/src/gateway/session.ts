@@ -73,6 +73,15 @@ interface Attempt {
 }
 
 const HANDSHAKE_MS = 15_000;
+
+/**
+ * The heartbeat_ack frame from earnings already in JSON: the text encode() gives for
+ * `{ type: "heartbeat_ack", server_time, earnings }` (a test holds them equal), without building
+ * and serialising the object at every beat.
+ */
+export function heartbeatAckFrame(serverTime: number, earningsJson: string): string {
+  return `{"type":"heartbeat_ack","server_time":${JSON.stringify(serverTime)},"earnings":${earningsJson}}`;
+}
 const MAX_INVALID = 5;
 
 type Msg<T extends WorkerToCoordinator["type"]> = Extract<WorkerToCoordinator, { type: T }>;
@@ -219,12 +228,13 @@ export class WorkerSession implements WorkerSlot {
         const was = this.status;
         this.status = m.status;
         const now = this.ctx.now();
-        await this.ctx.heartbeats.beat(this.nodeId, m.status, now);
-        this.send({
-          type: "heartbeat_ack",
-          server_time: now,
-          earnings: await this.ctx.earnings.summary(this.nodeId, this.utcOffsetMinutes, now),
-        });
+        const written = this.ctx.heartbeats.beat(this.nodeId, m.status, now);
+        if (written) await written;
+        const json = this.ctx.earnings.cachedJson(this.nodeId, this.utcOffsetMinutes, now);
+        if (json === undefined) {
+          const earnings = await this.ctx.earnings.summary(this.nodeId, this.utcOffsetMinutes, now);
+          this.send({ type: "heartbeat_ack", server_time: now, earnings });
+        } else if (this.state !== "closed") this.socket.send(heartbeatAckFrame(now, json));
         if (was !== m.status && m.status === "idle") this.ctx.trigger();
         return;
       }
