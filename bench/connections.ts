@@ -57,6 +57,7 @@ export async function benchConnections(o: ConnectionsOptions): Promise<Record<st
       workers_connected: n,
       workers_attempted: fleet.attempted,
       workers_failed: fleet.failed,
+      connect_retries: fleet.retries,
       connect_limit_s: o.connectLimitSeconds,
       connect_limit_reached: fleet.attempted < o.workers,
       first_error: fleet.errors[0] ?? null,

@@ -118,6 +118,7 @@ async function connectAll(spec: FleetSpec): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   let connected = 0;
   let attempted = 0;
+  let retries = 0;
   const errors: string[] = [];
   let next = 0;
   const one = async () => {
@@ -126,8 +127,18 @@ async function connectAll(spec: FleetSpec): Promise<Record<string, unknown>> {
       const token = spec.tokens[next++] as string;
       attempted++;
       try {
-        const w = new SimWorker(await enrol(apiUrl as string, token, "bench"), { kind: "hang" }, { capacity: spec.capacity ?? 1 });
-        if (!(await w.connect())) throw new Error("the coordinator refused the handshake");
+        const id = await enrol(apiUrl as string, token, "bench");
+        // a socket refused or dropped during a connect storm is tried again after a pause, twice,
+        // as a real worker's reconnect does (worker/src/connection.ts)
+        let w = new SimWorker(id, { kind: "hang" }, { capacity: spec.capacity ?? 1 });
+        for (let attempt = 1; !(await w.connect()); attempt++) {
+          const closed = await Promise.race([w.closed, Bun.sleep(100).then(() => null)]);
+          const why = closed ? `close code ${closed.code}${closed.reason ? `: ${closed.reason}` : ""}` : "no close frame";
+          if (attempt === 3) throw new Error(`the coordinator refused the handshake 3 times (last: ${why})`);
+          retries++;
+          await Bun.sleep(1000 * attempt);
+          w = new SimWorker(id, { kind: "hang" }, { capacity: spec.capacity ?? 1 });
+        }
         takeOver(w, spec);
         workers.push(w);
         connected++;
@@ -137,7 +148,7 @@ async function connectAll(spec: FleetSpec): Promise<Record<string, unknown>> {
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, spec.parallel ?? 16) }, one));
-  return { connected, attempted, failed: attempted - connected, errors, seconds: (performance.now() - t0) / 1000 };
+  return { connected, attempted, failed: attempted - connected, retries, errors, seconds: (performance.now() - t0) / 1000 };
 }
 
 process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid })}\n`);

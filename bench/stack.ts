@@ -39,7 +39,11 @@ export async function startCoordinatorChild(o: { postgres: boolean; heartbeatSec
   const flags = (process.env.GOGRID_BENCH_COORDINATOR_BUN_FLAGS ?? "").split(" ").filter(Boolean);
   const args = ["bun", ...flags, join(DIR, "coord-server.ts"), "--heartbeat-secs", String(o.heartbeatSecs ?? 15)];
   if (o.postgres) args.push("--postgres");
-  const child = await JsonChild.start(`coordinator (${o.postgres ? "postgres" : "sqlite"})`, withMaxFiles(args));
+  // as deployed: the systemd unit sets NODE_ENV=production, which turns off the codec's validation
+  // of the coordinator's own outgoing messages (inbound frames are always validated)
+  const child = await JsonChild.start(`coordinator (${o.postgres ? "postgres" : "sqlite"})`, withMaxFiles(args), 120_000, {
+    NODE_ENV: "production",
+  });
   return {
     child,
     apiUrl: String(child.ready.api_url),
@@ -55,6 +59,8 @@ export interface Fleet {
   attempted: number;
   /** Attempts that did not end connected (enrolment or handshake refused or failed). */
   failed: number;
+  /** Handshakes tried again after the coordinator refused or dropped one (as real workers reconnect). */
+  retries: number;
   errors: string[];
   seconds: number;
 }
@@ -74,7 +80,7 @@ export async function startFleet(
       JsonChild.start(`sim fleet ${i + 1}`, withMaxFiles(["bun", join(DIR, "sim-fleet.ts"), c.apiUrl])),
     ),
   );
-  const fleet: Fleet = { children, connected: 0, attempted: 0, failed: 0, errors: [], seconds: 0 };
+  const fleet: Fleet = { children, connected: 0, attempted: 0, failed: 0, retries: 0, errors: [], seconds: 0 };
   await Promise.all(
     children.map(async (child, i) => {
       const n = Math.floor(o.workers / procs) + (i < o.workers % procs ? 1 : 0);
@@ -88,6 +94,7 @@ export async function startFleet(
       fleet.connected += Number(r.connected);
       fleet.attempted += Number(r.attempted);
       fleet.failed += Number(r.failed);
+      fleet.retries += Number(r.retries ?? 0);
       fleet.errors.push(...(r.errors as string[]));
     }),
   );
