@@ -23,19 +23,12 @@ async function bench(script: string, args: string[]): Promise<{ json: unknown; h
 
 type Row = Record<string, number | string | boolean | null>;
 
+/** bench:batch at tiny sizes: one thread, 8-token prompts, 8 tokens per job, one rep. */
+const tinyBatch = (sequences: string, ...extra: string[]) =>
+  bench("bench/batch.ts", ["--threads", "1", "--sequences", sequences, "--tokens", "8", "--prompt-tokens", "8", "--reps", "1", ...extra]);
+
 test("bench:batch — concurrent temperature-0 outputs equal each prompt alone; rates positive; the C loop anchor runs", async () => {
-  const { json, human } = await bench("bench/batch.ts", [
-    "--threads",
-    "1",
-    "--sequences",
-    "1,4",
-    "--tokens",
-    "8",
-    "--prompt-tokens",
-    "8",
-    "--reps",
-    "1",
-  ]);
+  const { json, human } = await tinyBatch("1,4");
   const rows = json as Row[];
   expect(rows.map((r) => r.sequences)).toEqual([1, 4]);
   for (const r of rows) {
@@ -58,19 +51,7 @@ test("bench:batch — concurrent temperature-0 outputs equal each prompt alone; 
 });
 
 test("bench:batch --kv-unified — GoGrid and the C loop both run with one KV buffer for all sequences", async () => {
-  const { json, human } = await bench("bench/batch.ts", [
-    "--threads",
-    "1",
-    "--sequences",
-    "1,2",
-    "--tokens",
-    "8",
-    "--prompt-tokens",
-    "8",
-    "--reps",
-    "1",
-    "--kv-unified",
-  ]);
+  const { json, human } = await tinyBatch("1,2", "--kv-unified");
   const rows = json as Row[];
   for (const r of rows) {
     expect(r.kv_unified).toBe(true);

@@ -23,6 +23,17 @@ const PROMPTS = [
   "Lily had a big red ball. She liked to play with it in the park every day with her friends",
 ];
 
+/** A stories context of `sequences` sequences whose decode steps are recorded. */
+async function recordedContext(sequences: number) {
+  const model = await storiesModel();
+  const ctx = model.createContext({ contextSize: 256, sequences });
+  const steps: StepInfo[] = [];
+  ctx.onStep((s) => steps.push(s));
+  return { ctx, steps };
+}
+
+const opts = (maxTokens: number) => ({ temperature: 0, maxTokens, ignoreEos: true });
+
 describe("continuous batching", () => {
   test("every step advances all generating sequences in one llama_decode", async () => {
     const model = await storiesModel();
@@ -46,11 +57,7 @@ describe("continuous batching", () => {
   test("a batch lists its sequences in ascending order and a new job takes the lowest free sequence", async () => {
     // llama.cpp splits a per-sequence KV cache's batch at every break in ascending, consecutive
     // sequence ids, one pass over the weights each: order and dense ids are what keep a step one pass
-    const model = await storiesModel();
-    const ctx = model.createContext({ contextSize: 256, sequences: 4 });
-    const steps: StepInfo[] = [];
-    ctx.onStep((s) => steps.push(s));
-    const opts = (maxTokens: number) => ({ temperature: 0, maxTokens, ignoreEos: true });
+    const { ctx, steps } = await recordedContext(4);
     const long = [ctx.generate(PROMPTS[0] as string, opts(60)), ctx.generate(PROMPTS[2] as string, opts(60))];
     const b = ctx.generate(PROMPTS[1] as string, opts(4)); // sequence 2: done first
     const d = ctx.generate(PROMPTS[3] as string, opts(10)); // sequence 3: done next, so freed last
@@ -70,11 +77,7 @@ describe("continuous batching", () => {
   });
 
   test("a job that fills a hole stands in the batch by its sequence id, not by when it came", async () => {
-    const model = await storiesModel();
-    const ctx = model.createContext({ contextSize: 256, sequences: 4 });
-    const steps: StepInfo[] = [];
-    ctx.onStep((s) => steps.push(s));
-    const opts = (maxTokens: number) => ({ temperature: 0, maxTokens, ignoreEos: true });
+    const { ctx, steps } = await recordedContext(4);
     const running = [0, 1, 3].map((i) => ctx.generate(PROMPTS[i] as string, opts(i === 1 ? 4 : 60)));
     const last = ctx.generate(PROMPTS[2] as string, opts(60)); // sequence 3
     await running[1]?.result; // sequence 1 is free now, 0, 2 and 3 still generate
