@@ -76,6 +76,20 @@ describe("continuous batching", () => {
     for (const s of steps) expect(s.order).toEqual([...s.order].sort((x, y) => x - y));
   });
 
+  test("kvUnified: one shared KV buffer, and still contextSize cells per sequence", async () => {
+    const model = await storiesModel();
+    const ctx = model.createContext({ contextSize: 64, sequences: 2, kvUnified: true });
+    expect(ctx.contextSize).toBe(64); // llama.cpp would report the shared 128 cells
+    const filler = ctx.generate("Once upon a time", opts(200)); // runs into its own 64 cells
+    const short = ctx.generate("The cat", opts(10));
+    const [f, s] = await Promise.all([filler.result, short.result]);
+    ctx.dispose();
+    expect(f.stopDetail).toBe("context_full");
+    expect(f.promptTokens + f.generatedTokens - 1).toBe(64); // cells: every token but the last one sampled
+    expect(s.stopDetail).toBe("max_tokens");
+    expect(s.generatedTokens).toBe(10);
+  });
+
   test("a job that fills a hole stands in the batch by its sequence id, not by when it came", async () => {
     const { ctx, steps } = await recordedContext(4);
     const running = [0, 1, 3].map((i) => ctx.generate(PROMPTS[i] as string, opts(i === 1 ? 4 : 60)));

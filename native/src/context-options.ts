@@ -23,7 +23,8 @@ export interface ContextOptions {
   /**
    * One KV buffer shared by all sequences (llama.cpp kv_unified) instead of one per sequence.
    * Default false. Unified, a decode step is always one pass whatever sequence ids are busy, but
-   * every token's attention spans the cells of all sequences.
+   * every token's attention spans the cells of all sequences. Each sequence still gets
+   * `contextSize` cells at most.
    */
   kvUnified?: boolean;
 }

@@ -92,7 +92,10 @@ export class LlamaContext {
       this.threadpool = b.newThreadpool(threads);
       if (this.threadpool) b.llama.llama_attach_threadpool(h, this.threadpool.pool, this.threadpool.pool);
     }
-    this.contextSize = b.llama.llama_n_ctx_seq(h);
+    // unified, llama.cpp reports the whole shared cache per sequence: keep each sequence to its
+    // own share, so the overflow rule above holds and one job cannot fill every cell
+    const perSeqCells = b.llama.llama_n_ctx_seq(h);
+    this.contextSize = options.kvUnified ? Math.min(perSeq, perSeqCells) : perSeqCells;
     this.sequences = seqs;
     this.batchSize = b.llama.llama_n_batch(h);
     this.promptChunk = promptChunk;
