@@ -52,6 +52,7 @@ test("bad flags exit 2 naming the value, before anything is built", async () => 
     [["--archs", "sm90"], '"sm90"'],
     [["--cpu", "fast"], '"fast"'],
     [["--jobs", "0"], '"0"'],
+    [["--cmake-arg=-DGGML_CUDA_FA=OFF", "--archs", "9x"], '"9x"'], // a -D value parses when written with =
   ] as const) {
     const p = Bun.spawn(["bun", script, ...args], { stdout: "pipe", stderr: "pipe" });
     const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);

@@ -23,7 +23,7 @@ const OPTIONS = {
   "build-dir": { type: "string", description: "CMake build folder (default: a temporary one, removed after)" },
   cpu: { type: "string", default: "all", description: "CPU backends: all (every x86-64 variant, for release) | native (this CPU only)" },
   jobs: { type: "string", default: String(availableParallelism()), description: "parallel compile jobs" },
-  "cmake-arg": { type: "string", multiple: true, description: "extra -D... passed to cmake (repeatable)" },
+  "cmake-arg": { type: "string", multiple: true, description: "extra cmake argument, written --cmake-arg=-DNAME=VALUE (repeatable)" },
   help: { type: "boolean", short: "h", default: false, description: "show this help" },
 } as const;
 
@@ -127,6 +127,10 @@ if (import.meta.main) {
   if (!existsSync(join(source, "ggml", "src", "ggml-cuda"))) fail(`${source} is not a llama.cpp source folder`);
   const build = values["build-dir"] ? resolve(String(values["build-dir"])) : mkdtempSync(join(tmpdir(), "gogrid-cuda-build-"));
   const out = resolve(String(values.out));
+  // --out is emptied: refuse a folder that holds anything but an earlier build
+  if (existsSync(out) && readdirSync(out).length > 0 && !existsSync(join(out, "_gogridBuild.json"))) {
+    fail(`--out ${out} is not empty and holds no earlier build (_gogridBuild.json): choose another folder`);
+  }
   const t0 = performance.now();
   run(["cmake", ...cmakeArgs({ source, build, archs, cpu, extra: (values["cmake-arg"] as string[] | undefined) ?? [] })]);
   run(["cmake", "--build", build, "--config", "Release", "-j", String(jobs), "--target", "llama"]);

@@ -98,6 +98,7 @@ describe("GoGrid's own CUDA build (--cuda-dir)", () => {
 
   test("a folder without libggml-cuda, or without libllama, is refused by name", () => {
     expect(checkCudaDir(join(cuda, "missing"))).toContain("is not a folder");
+    expect(checkCudaDir(cuda)).toContain("no libllama/libggml");
     writeFileSync(join(cuda, "libllama.so"), "");
     writeFileSync(join(cuda, "libggml.so"), "");
     expect(checkCudaDir(cuda)).toContain("no libggml-cuda");

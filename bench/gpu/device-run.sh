@@ -8,7 +8,8 @@
 # Needs .gpu/ and .gl/ from bench/gpu/prepare.sh and native/vendor/ (the headers) in the checkout.
 # Writes everything under $OUT (the device tool brings it back) and a summary on stdout.
 # GPU_STEPS: which steps to run (default "build vulkan cuda"). GPU_DEADLINE: seconds after which no
-# step starts and every running one is cut short (default 470, for a 500 s device call).
+# bench step starts and a running one is cut short (default 470, for a 500 s device call); the
+# build runs on in its own session.
 set -u
 OUT=${OUT:-/tmp/gogrid-gpu-out}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -53,8 +54,9 @@ if [ -z "$cublas" ]; then
     mkdir -p "$W/cublas"
     ln -sf "$lib" "$W/cublas/libcublas.so"
     ln -sf "$(ls "$d"/libcublasLt.so.* | head -1)" "$W/cublas/libcublasLt.so"
-    extra=(--cmake-arg "-DCUDA_cublas_LIBRARY=$W/cublas/libcublas.so" --cmake-arg "-DCUDA_cublasLt_LIBRARY=$W/cublas/libcublasLt.so"
-      --cmake-arg "-DCMAKE_CUDA_FLAGS=-I$(dirname "$inc")" --cmake-arg "-DCMAKE_CXX_FLAGS=-I$(dirname "$inc")")
+    # written --cmake-arg=-D...: as a separate word a value starting with "-" reads as a flag
+    extra=("--cmake-arg=-DCUDA_cublas_LIBRARY=$W/cublas/libcublas.so" "--cmake-arg=-DCUDA_cublasLt_LIBRARY=$W/cublas/libcublasLt.so"
+      "--cmake-arg=-DCMAKE_CUDA_FLAGS=-I$(dirname "$inc")" "--cmake-arg=-DCMAKE_CXX_FLAGS=-I$(dirname "$inc")")
     export LD_LIBRARY_PATH=$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
     say "cuBLAS from $d (headers $(dirname "$inc"))"
   else
@@ -66,11 +68,14 @@ export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH
 # The build runs in its own session (setsid), so it outlives this command: when it is not done in
 # GPU_BUILD_UNTIL seconds into the run, a next call on the still-warm machine (GPU_STEPS=cuda) picks it up.
 blog=$W/cuda-build.log
-if has build && [ ! -f "$W/cuda/libggml-cuda.so" ] && ! [ -f "$blog" ]; then
+built() { [ -f "$blog" ] && grep -qx 'exit 0' "$blog"; }
+if has build && ! built && ! { [ -f "$blog" ] && ! grep -q '^exit ' "$blog"; }; then
   say "CUDA build started (sm_90, nice 10)"
+  jobs=$(($(nproc) - 2))
+  [ "$jobs" -ge 1 ] || jobs=1
   setsid bash -c 'nice -n 10 "$@" > "$0" 2>&1; echo "exit $?" >> "$0"' "$blog" \
     bun scripts/build-cuda.ts --source "$W/src" --build-dir "$W/cb" --out "$W/cuda" --archs 90 --cpu native \
-    --jobs "$(($(nproc) - 2))" "${extra[@]}" < /dev/null &
+    --jobs "$jobs" ${extra[@]+"${extra[@]}"} < /dev/null > /dev/null 2>&1 &
 fi
 for t in q4_0 q8_0; do
   [ -f "bench-models/1b-$t.gguf" ] || bun scripts/make-gguf.ts --preset 1b --type "$t" > /dev/null
@@ -85,6 +90,8 @@ wait_build() {
   waited=1
   [ -f "$blog" ] || return
   say "waiting for the CUDA build (until ${GPU_BUILD_UNTIL:-330} s into this run)"
+  for _ in $(seq 50); do [ -f "$blog" ] && break; sleep 0.1; done # the build's session may not have made it yet
+  [ -f "$blog" ] || return
   while [ "$SECONDS" -lt "${GPU_BUILD_UNTIL:-330}" ] && ! grep -q '^exit ' "$blog"; do sleep 1; done
   cp "$blog" "$OUT/"
   say "CUDA build: $(grep -E '^(build-cuda: [0-9]+ libraries|exit )' "$blog" | tr '\n' ' ')"
@@ -95,7 +102,7 @@ for item in $PLAN; do
   dir=$W/$backend
   if [ "$backend" = cuda ]; then
     wait_build
-    [ -f "$dir/libggml-cuda.so" ] || { say "$item: no CUDA build to measure"; continue; }
+    built || { say "$item: no finished CUDA build to measure"; continue; }
   fi
   if [ "$part" = engine ]; then
     t=$(budget 150)

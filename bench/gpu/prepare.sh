@@ -11,14 +11,17 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .gpu .gl
 bun_bin=$(readlink -f "$(command -v bun)")
-[ -s .gpu/bun.xz ] || xz -9 -T0 -c "$bun_bin" > .gpu/bun.xz
+# each file is written beside its name and moved in place: an interrupted run leaves no half file
+[ -s .gpu/bun.xz ] || { xz -9 -T0 -c "$bun_bin" > .gpu/bun.xz.tmp && mv .gpu/bun.xz.tmp .gpu/bun.xz; }
 vk=$(dirname "$(bun -e 'console.log(Bun.resolveSync("@node-llama-cpp/linux-x64-vulkan/package.json", process.cwd() + "/native/"))')")/bins/linux-x64-vulkan
-[ -s .gpu/vulkan-libs.tar.xz ] || tar -C "$vk" -cJf .gpu/vulkan-libs.tar.xz --exclude llama-addon.node --exclude libllama-common.so .
+[ -s .gpu/vulkan-libs.tar.xz ] || { tar -C "$vk" -cJf .gpu/vulkan-libs.tar.xz.tmp --exclude llama-addon.node --exclude libllama-common.so . &&
+  mv .gpu/vulkan-libs.tar.xz.tmp .gpu/vulkan-libs.tar.xz; }
 if [ ! -s .gpu/llama-src.tar.xz ]; then
   bundle=$(dirname "$(bun -e 'console.log(Bun.resolveSync("node-llama-cpp/package.json", process.cwd()))')")/llama/gitRelease.bundle
   src=$(mktemp -d)
   git clone -q "$bundle" "$src"
-  git -C "$src" archive --format=tar HEAD CMakeLists.txt LICENSE cmake ggml include src common vendor licenses app | xz -9 -T0 > .gpu/llama-src.tar.xz
+  git -C "$src" archive --format=tar HEAD CMakeLists.txt LICENSE cmake ggml include src common vendor licenses app | xz -9 -T0 > .gpu/llama-src.tar.xz.tmp
+  mv .gpu/llama-src.tar.xz.tmp .gpu/llama-src.tar.xz
   rm -rf "$src"
 fi
 if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then

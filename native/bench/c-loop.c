@@ -27,7 +27,7 @@
 //   kv_unified (11th argument, default 0): one KV buffer for all sequences (llama.cpp kv_unified).
 //   Every run also prints "seq_fnv": per sequence, FNV-1a over its generated token ids, so a
 //   caller can tell whether a sequence's output changed with the batch it ran in.
-// JSON per run: {"pp_tps":..,"tg_tps":..,"pp_ms":..,"tg_ms":..,"prompt_tokens":P,"generated":M,"aborted":false}
+// JSON per run: {"pp_tps":..,"tg_tps":..,"pp_ms":..,"tg_ms":..,"prompt_tokens":P,"generated":M,"aborted":false,"seq_fnv":[..]}
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
