@@ -90,18 +90,28 @@ describe("continuous batching", () => {
     expect(s.generatedTokens).toBe(10);
   });
 
-  test("a job that fills a hole stands in the batch by its sequence id, not by when it came", async () => {
+  test("a sequence that ends between busy ones: the highest moves into its id and goes on with the same text", async () => {
+    const model = await storiesModel();
+    const solo = model.createContext({ contextSize: 256, sequences: 1 });
+    const alone = await collect(solo.generate(PROMPTS[2] as string, opts(60)));
+    solo.dispose();
     const { ctx, steps } = await recordedContext(4);
     const running = [0, 1, 3].map((i) => ctx.generate(PROMPTS[i] as string, opts(i === 1 ? 4 : 60)));
-    const last = ctx.generate(PROMPTS[2] as string, opts(60)); // sequence 3
-    await running[1]?.result; // sequence 1 is free now, 0, 2 and 3 still generate
-    const joinedAt = steps.length;
+    const moved = ctx.generate(PROMPTS[2] as string, opts(60)); // sequence 3, moved to 1
+    const movedText = collect(moved);
+    await running[1]?.result; // sequence 1 ended; 0, 2 and 3 still generate
+    const endedAt = steps.length;
+    expect(ctx.stats().moves).toBe(1);
     const e = ctx.generate("The dog ran", opts(8));
-    await Promise.all([running[0]?.result, running[2]?.result, last.result, e.result]);
+    await Promise.all([running[0]?.result, running[2]?.result, moved.result, e.result]);
     ctx.dispose();
-    const eFirst = steps.slice(joinedAt).find((s) => s.prompt.length > 0);
-    expect(eFirst?.prompt.map((p) => p.seq)).toEqual([1]);
-    expect(eFirst?.order).toEqual([0, 1, 2, 3]);
+    const after = steps.slice(endedAt);
+    // the busy ids stayed dense: the step after the hole generates 0, 1, 2, and the newcomer takes 3
+    expect(after[0]?.generating).toEqual([0, 1, 2]);
+    expect(after.find((s) => s.prompt.length > 0)?.prompt.map((p) => p.seq)).toEqual([3]);
+    for (const s of steps) expect(s.order).toEqual([...s.order].sort((x, y) => x - y));
+    // its KV cache went with it: the same temperature-0 text as alone
+    expect(await movedText).toBe(alone);
   });
 
   test("a new job joins between steps and the running one keeps getting a token every step", async () => {

@@ -62,6 +62,8 @@ export interface ContextStats {
   promptTokens: number;
   /** Most sequences that were generating in one step. */
   peakGenerating: number;
+  /** Sequences moved into a lower id left free by a finished one (LlamaContext.fillHole). */
+  moves: number;
 }
 
 export interface Job {

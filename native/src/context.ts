@@ -42,7 +42,9 @@ export class LlamaContext {
   private readonly logits: Int8Array;
   private pieceBuf = new Uint8Array(256);
   private threadpool: { pool: Pointer; free(): void } | null = null;
-  private readonly counters: ContextStats = { steps: 0, generatedTokens: 0, promptTokens: 0, peakGenerating: 0 };
+  private readonly counters: ContextStats = { steps: 0, generatedTokens: 0, promptTokens: 0, peakGenerating: 0, moves: 0 };
+  private readonly kvUnified: boolean;
+  private closing = false;
   private readonly stepListeners = new Set<(step: StepInfo) => void>();
 
   /** @internal use model.createContext() */
@@ -71,7 +73,8 @@ export class LlamaContext {
         `a context of ${perSeq}×${seqs} tokens needs ${(kvBytes / 2 ** 30).toFixed(1)} GiB of KV cache but only ${(freeBytes / 2 ** 30).toFixed(1)} GiB is free: use a smaller contextSize or fewer sequences`,
       );
     }
-    const flags = (options.kvUnified ? 1 : 0) | (options.flashAttention ? 2 : 0);
+    this.kvUnified = options.kvUnified === true;
+    const flags = (this.kvUnified ? 1 : 0) | (options.flashAttention ? 2 : 0);
     b.log.clearRecent();
     const h = b.shim.gg_new_context(modelHandle, perSeq * seqs, batchSize, batchSize, seqs, threads, threads, flags) as Pointer | null;
     b.drainLog();
@@ -364,12 +367,34 @@ export class LlamaContext {
     job.sampler = null;
     if (job.seq >= 0) {
       if (this.handle) this.model.backend.llama.llama_memory_seq_rm(this.memory, job.seq, -1, -1);
+      const free = this.fillHole(job.seq);
       // keep the free ids in descending order, so the next job gets the lowest and the busy ids stay dense
       let at = this.freeSeqs.length;
-      while (at > 0 && (this.freeSeqs[at - 1] as number) < job.seq) at--;
-      this.freeSeqs.splice(at, 0, job.seq);
+      while (at > 0 && (this.freeSeqs[at - 1] as number) < free) at--;
+      this.freeSeqs.splice(at, 0, free);
       job.seq = -1;
     }
+  }
+
+  /**
+   * A sequence ended at `hole`: the busy sequence with the highest id above it moves there
+   * (llama.cpp copies its KV stream before the next decode), so the busy ids stay 0..k-1 and a
+   * step stays one pass over the weights (see step()). Returns the id that is free now. One copy
+   * of a stream when a job ends costs far less than a pass more at every later step (on a GPU
+   * microseconds against milliseconds). Not with a unified KV cache, where ids do not matter.
+   */
+  private fillHole(hole: number): number {
+    if (!this.handle || this.closing || this.kvUnified) return hole;
+    let top: Job | null = null;
+    for (const j of this.active) if (j.seq > hole && (top === null || j.seq > top.seq)) top = j;
+    if (!top) return hole;
+    const L = this.model.backend.llama;
+    const from = top.seq;
+    L.llama_memory_seq_cp(this.memory, from, hole, -1, -1);
+    L.llama_memory_seq_rm(this.memory, from, -1, -1);
+    top.seq = hole;
+    this.counters.moves++;
+    return from;
   }
 
   private finish(job: Job, reason: FinishReason, detail: StopDetail, droppedRest = false): void {
@@ -414,6 +439,7 @@ export class LlamaContext {
   /** Cancels running generations and frees the context. Safe to call more than once. */
   dispose(): void {
     if (!this.handle) return;
+    this.closing = true;
     for (const job of [...this.active, ...this.waiting]) {
       this.finish(job, "cancelled", "cancelled");
     }

@@ -48,6 +48,7 @@ export const llamaSymbols = {
   llama_get_memory: { args: [P], returns: P },
   llama_memory_clear: { args: [P, bool], returns: V },
   llama_memory_seq_rm: { args: [P, i32, i32, i32], returns: bool },
+  llama_memory_seq_cp: { args: [P, i32, i32, i32, i32], returns: V },
   llama_sampler_chain_add: { args: [P, P], returns: V },
   llama_sampler_init_greedy: { args: [], returns: P },
   llama_sampler_init_dist: { args: [u32], returns: P },
