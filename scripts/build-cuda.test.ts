@@ -33,17 +33,10 @@ test("cmake arguments: CUDA on, the libraries only, $ORIGIN lookups; all = loada
   expect(native.at(-1)).toBe("-DX=1");
 });
 
-test("shipped files: the plain names and the sonames, not the fully versioned names", () => {
-  const bin = [
-    "libllama.so",
-    "libllama.so.0",
-    "libllama.so.0.0.1",
-    "libggml-cuda.so",
-    "libggml.so.0",
-    "llama-cli",
-    "libggml-base.so.0.9.4",
-  ];
-  expect(shippedNames(bin)).toEqual(["libggml-cuda.so", "libggml.so.0", "libllama.so", "libllama.so.0"]);
+test("shipped files: one per library, the unversioned names the libraries ask each other for", () => {
+  const bin = ["libllama.so", "libllama.so.0", "libllama.so.0.0.1", "libggml-cuda.so", "libggml.so", "llama-cli", "libggml-base.so.0.9.4"];
+  expect(shippedNames(bin)).toEqual(["libggml-cuda.so", "libggml.so", "libllama.so"]);
+  expect(cmakeArgs({ source: "/s", build: "/b", archs: "90", cpu: "all" })).toContain("-DCMAKE_PLATFORM_NO_VERSIONED_SONAME=ON");
 });
 
 test("bad flags exit 2 naming the value, before anything is built", async () => {

@@ -57,6 +57,9 @@ export function cmakeArgs(o: { source: string; build: string; archs: string; cpu
     "-DLLAMA_BUILD_TOOLS=OFF",
     "-DLLAMA_BUILD_SERVER=OFF",
     "-DLLAMA_BUILD_APP=OFF",
+    // one file per library, named as the others ask for it: unversioned sonames (no libllama.so.0 →
+    // libllama.so.0.4.0 links, which an embedded copy would turn into two libraries loaded twice)
+    "-DCMAKE_PLATFORM_NO_VERSIONED_SONAME=ON",
     // found beside each other, as the prebuilt packages are ($ORIGIN), the CUDA runtime from the system
     "-DCMAKE_BUILD_WITH_INSTALL_RPATH=ON",
     "-DCMAKE_INSTALL_RPATH=$ORIGIN",
@@ -73,13 +76,12 @@ export function checkArchs(archs: string): string | null {
 }
 
 /**
- * The files the folder gets, as plain files (links are not kept: build.ts embeds files, and an
- * archive may not keep links): every `lib*.so` (what GoGrid looks for) and every `lib*.so.N`
- * (the sonames the libraries name each other by); not the fully versioned `lib*.so.N.N.N`,
- * which nothing loads.
+ * The files the folder gets: every `lib*.so`. The build makes unversioned sonames, so these are
+ * the names the libraries ask for each other by; a versioned file (`lib*.so.N…`) would only be a
+ * second copy of one of them.
  */
 export function shippedNames(names: string[]): string[] {
-  return names.filter((f) => /^lib.+\.so(\.\d+)?$/.test(f)).sort();
+  return names.filter((f) => /^lib.+\.so$/.test(f)).sort();
 }
 
 function run(cmd: string[], cwd?: string): void {
