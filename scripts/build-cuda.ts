@@ -135,7 +135,8 @@ if (import.meta.main) {
   }
   const t0 = performance.now();
   run(["cmake", ...cmakeArgs({ source, build, archs, cpu, extra: (values["cmake-arg"] as string[] | undefined) ?? [] })]);
-  run(["cmake", "--build", build, "--config", "Release", "-j", String(jobs), "--target", "llama"]);
+  // every target: with --cpu all the backends are modules nothing links, so `--target llama` would skip them
+  run(["cmake", "--build", build, "--config", "Release", "-j", String(jobs)]);
   const bin = join(build, "bin");
   const libs = shippedNames(readdirSync(bin));
   if (!libs.includes("libggml-cuda.so")) fail(`the build made no libggml-cuda.so in ${bin}`);
