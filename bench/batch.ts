@@ -26,6 +26,10 @@ export interface BatchOptions {
   backend?: BackendPick;
   /** One KV buffer for all sequences, GoGrid's contexts and the C loop alike (default false). */
   kvUnified?: boolean;
+  /** Jobs of different lengths (1/4 to all of decodeTokens), so some end between busy ones. */
+  mixedLengths?: boolean;
+  /** GoGrid moves a sequence into a hole a finished job leaves (default true; false to measure it). */
+  fillHoles?: boolean;
   threads: number;
   sequences: number[];
   promptTokens: number;
@@ -57,6 +61,10 @@ export interface BatchRow {
    */
   c_loop_seq0_equal_alone: boolean | null;
   kv_unified: boolean;
+  mixed_lengths: boolean;
+  fill_holes: boolean;
+  /** Sequences GoGrid moved into holes per run (ContextStats.moves). */
+  moves_per_run: number;
   /** Build and device the run computed on. */
   backend: string;
   device: string;
@@ -82,14 +90,22 @@ export function distinctPrompt(i: number, count: number, vocabSize: number, bos:
   return out;
 }
 
-/** One concurrent run: N generations at once in `ctx`; returns the aggregate tokens/s and every text. */
+/**
+ * Tokens job `i` generates: `decodeTokens`, or with mixed lengths a fixed spread from a quarter
+ * of it to all of it (so jobs end at different steps, leaving holes between busy sequences).
+ */
+export function jobTokens(i: number, decodeTokens: number, mixed: boolean): number {
+  return mixed ? Math.max(2, Math.round(decodeTokens * (0.25 + (0.75 * ((i * 37) % 64)) / 63))) : decodeTokens;
+}
+
+/** One concurrent run: N generations at once in `ctx` (job i: lengths[i] tokens); the aggregate tokens/s and every text. */
 async function runConcurrent(
   ctx: ReturnType<LlamaModel["createContext"]>,
   prompts: Int32Array[],
-  maxTokens: number,
+  lengths: number[],
 ): Promise<{ tps: number; texts: string[]; generated: number }> {
   const t0 = performance.now();
-  const gens = prompts.map((p) => ctx.generate(p, { temperature: 0, maxTokens, ignoreEos: true }));
+  const gens = prompts.map((p, i) => ctx.generate(p, { temperature: 0, maxTokens: lengths[i] as number, ignoreEos: true }));
   const texts = await Promise.all(
     gens.map(async (g) => {
       let text = "";
@@ -119,10 +135,16 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
   const contextSize = Math.max(16, o.promptTokens + o.decodeTokens + 8);
   const pids = [process.pid];
   let cLoopBinary: string | null = null;
-  let cLoopError: string | null = o.cLoop ? null : "skipped (--no-c-loop)";
+  const mixed = o.mixedLengths ?? false;
+  const lengths = prompts.map((_, i) => jobTokens(i, o.decodeTokens, mixed));
+  let cLoopError: string | null = !o.cLoop
+    ? "skipped (--no-c-loop)"
+    : mixed
+      ? "skipped (--mixed-lengths: the C loop gives every sequence the same length)"
+      : null;
   let cAlone0: number | null = null;
   const kvUnified = o.kvUnified ?? false;
-  if (o.cLoop) {
+  if (cLoopError === null) {
     try {
       cLoopBinary = await buildCLoop(engine.choice.variant);
     } catch (e) {
@@ -134,13 +156,15 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
   const alone: string[] = [];
   {
     const ctx = model.createContext({ sequences: 1, contextSize, threads: o.threads, batchSize: 512, kvUnified });
-    for (const p of prompts) alone.push((await runConcurrent(ctx, [p], o.decodeTokens)).texts[0] as string);
+    for (const [i, p] of prompts.entries()) alone.push((await runConcurrent(ctx, [p], [lengths[i] as number])).texts[0] as string);
     ctx.dispose();
   }
   const rows: BatchRow[] = [];
   for (const n of o.sequences) {
     const ps = prompts.slice(0, n);
-    const ctx = model.createContext({ sequences: n, contextSize, threads: o.threads, batchSize: 512, kvUnified });
+    const fillHoles = o.fillHoles ?? true;
+    const ctx = model.createContext({ sequences: n, contextSize, threads: o.threads, batchSize: 512, kvUnified, fillHoles });
+    const ls = lengths.slice(0, n);
     let c: EngineRunner | null = null;
     let cErr = cLoopError;
     if (cLoopBinary) {
@@ -165,14 +189,14 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
     let mismatched = 0;
     let cSeq0: number | null = null;
     // warm-up each, then the timed reps, alternating which engine goes first
-    await runConcurrent(ctx, ps, o.decodeTokens);
+    await runConcurrent(ctx, ps, ls);
     await c?.run().catch(() => {});
     for (let rep = 0; rep < o.reps; rep++) {
       await waitForQuiet(pids, 5000);
       const order = rep % 2 === 0 ? ["gogrid", "c"] : ["c", "gogrid"];
       for (const who of order) {
         if (who === "gogrid") {
-          const r = await runConcurrent(ctx, ps, o.decodeTokens);
+          const r = await runConcurrent(ctx, ps, ls);
           g.push(r.tps);
           if (rep === 0) mismatched = r.texts.filter((t, i) => t !== alone[i]).length;
         } else if (c) {
@@ -190,6 +214,7 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
       }
     }
     await c?.close();
+    const moves = ctx.stats().moves / (o.reps + 1); // the warm-up run and the timed ones
     ctx.dispose();
     if (n === 1) cAlone0 = cSeq0;
     const gt = median(g);
@@ -212,6 +237,9 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
       outputs_mismatched: mismatched,
       c_loop_seq0_equal_alone: n === 1 || cSeq0 === null || cAlone0 === null ? null : cSeq0 === cAlone0,
       kv_unified: kvUnified,
+      mixed_lengths: mixed,
+      fill_holes: fillHoles,
+      moves_per_run: round(moves, 1) as number,
       backend: engine.choice.variant.name,
       device,
       target_vs_c_loop: gpu && GPU_JUDGED_JOBS.includes(n) ? GPU_BATCH_TARGET : null,
@@ -233,7 +261,19 @@ export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
 
 export function batchTable(rows: BatchRow[]): string {
   return table(
-    ["model", "jobs", "gogrid tok/s", "× 1 job", "C loop tok/s", "× 1 job", "gogrid/C", "outputs = alone", "C loop seq 0 = alone", "goal"],
+    [
+      "model",
+      "jobs",
+      "gogrid tok/s",
+      "× 1 job",
+      "C loop tok/s",
+      "× 1 job",
+      "gogrid/C",
+      "outputs = alone",
+      "C loop seq 0 = alone",
+      "moves/run",
+      "goal",
+    ],
     rows.map((r) => [
       r.model,
       r.sequences,
@@ -244,6 +284,7 @@ export function batchTable(rows: BatchRow[]): string {
       r.ratio_vs_c_loop,
       r.outputs_equal ? "yes" : `NO (${r.outputs_mismatched} differ)`,
       r.c_loop_seq0_equal_alone === null ? "-" : r.c_loop_seq0_equal_alone ? "yes" : "NO",
+      r.fill_holes ? r.moves_per_run : "off",
       r.goal_met === null ? "-" : `${r.goal_met ? "met" : "NOT met"} (≥ ${r.target_vs_c_loop})`,
     ]),
   );
@@ -259,6 +300,12 @@ if (import.meta.main) {
     reps: { type: "string", default: "3", description: "timed runs per case and engine (median)" },
     backend: { type: "string", default: "cpu", description: `llama.cpp build: ${BACKEND_PICKS.join(" | ")} (GPU: every layer offloaded)` },
     "kv-unified": { type: "boolean", default: false, description: "one KV buffer for all sequences (GoGrid and the C loop)" },
+    "mixed-lengths": {
+      type: "boolean",
+      default: false,
+      description: "jobs of different lengths (¼ to all of --tokens), so some end between busy ones (no C loop anchor)",
+    },
+    "no-fill-holes": { type: "boolean", default: false, description: "GoGrid leaves the holes finished jobs leave (to measure the move)" },
     "no-c-loop": { type: "boolean", default: false, description: "skip the C loop anchor" },
     quick: { type: "boolean", default: false, description: "a smoke run (32 tokens, 1 rep)" },
   } as const;
@@ -281,6 +328,8 @@ if (import.meta.main) {
     model: resolve(f.str("model")),
     backend: backend as BackendPick,
     kvUnified: f.bool("kv-unified"),
+    mixedLengths: f.bool("mixed-lengths"),
+    fillHoles: !f.bool("no-fill-holes"),
     threads: f.num("threads", 1),
     sequences,
     promptTokens: f.num("prompt-tokens", 1),
@@ -290,7 +339,9 @@ if (import.meta.main) {
     log: progress("batch"),
   };
   const rows = await benchBatch(o);
-  const on = rows[0] ? `; ${rows[0].backend} on ${rows[0].device}${o.kvUnified ? ", unified KV" : ""}` : "";
+  const on = rows[0]
+    ? `; ${rows[0].backend} on ${rows[0].device}${o.kvUnified ? ", unified KV" : ""}${o.mixedLengths ? ", mixed lengths" : ""}`
+    : "";
   const head = `bench:batch — ${machine(`threads ${o.threads}`)}${on}; aggregate tok/s = all generated tokens / wall time (prompts included), median of ${o.reps}`;
   finish(`${head}\n\n${batchTable(rows)}\n`, rows);
 }

@@ -62,6 +62,21 @@ test("bench:batch --kv-unified — GoGrid and the C loop both run with one KV bu
   expect(human).toContain("unified KV");
 });
 
+test("bench:batch --mixed-lengths — jobs that end between busy ones are moved into their holes; texts still equal alone", async () => {
+  const on = (await tinyBatch("1,4", "--mixed-lengths")).json as Row[];
+  const off = (await tinyBatch("1,4", "--mixed-lengths", "--no-fill-holes")).json as Row[];
+  for (const rows of [on, off]) {
+    for (const r of rows) {
+      expect(r.mixed_lengths).toBe(true);
+      expect(r.outputs_equal).toBe(true);
+      expect(String(r.c_loop_error)).toContain("skipped (--mixed-lengths");
+    }
+  }
+  expect(on[1]?.moves_per_run as number).toBeGreaterThan(0); // 4 jobs of 2, 6, 3 and 6 tokens
+  expect(off[1]?.moves_per_run).toBe(0);
+  expect(off[1]?.fill_holes).toBe(false);
+});
+
 test("bench:batch and bench:engine name a bad --backend", async () => {
   for (const script of ["bench/batch.ts", "native/bench/engine.ts"]) {
     const p = Bun.spawn(["bun", join(ROOT, script), "--backend", "opencl"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });

@@ -83,7 +83,7 @@ done
 
 # --- the plan: backend:part[:model] items, run in order while time is left ----------------------
 # (the CUDA items wait for the build first)
-PLAN=${GPU_PLAN:-vulkan:engine vulkan:batch:q4_0 vulkan:batch:q8_0 cuda:engine cuda:batch:q4_0 cuda:batch:q8_0}
+PLAN=${GPU_PLAN:-vulkan:engine vulkan:batch:q4_0 vulkan:batch:q8_0 cuda:engine cuda:batch:q4_0 cuda:batch:q8_0 cuda:mixed:q4_0 vulkan:mixed:q4_0}
 waited=0
 wait_build() {
   [ "$waited" = 1 ] && return
@@ -112,6 +112,17 @@ for item in $PLAN; do
       --no-node-llama-cpp --no-threadpool-loop --time-limit "$((t > 60 ? t - 30 : t / 2))" \
       > "$OUT/engine-$backend.txt" 2> "$OUT/engine-$backend.err"
     say "$item exit $?"
+  elif [ "$part" = mixed ]; then
+    # jobs of mixed lengths, with and without moving sequences into the holes finished jobs leave
+    for holes in fill no-fill; do
+      t=$(budget 100)
+      [ "$t" = 0 ] && { say "$item $holes: out of time"; continue; }
+      say "$item $holes (≤ $t s)"
+      flag=$([ "$holes" = no-fill ] && echo --no-fill-holes)
+      GOGRID_LLAMA_LIB_DIR=$dir timeout "$t" bun bench/batch.ts --backend "$backend" --model "bench-models/1b-$model.gguf" \
+        --sequences 16,64 --reps 3 --mixed-lengths $flag > "$OUT/mixed-$holes-$backend-$model.txt" 2>> "$OUT/batch-$backend.err"
+      say "$item $holes exit $?"
+    done
   else
     t=$(budget 120)
     [ "$t" = 0 ] && { say "$item: out of time"; continue; }
@@ -124,7 +135,7 @@ done
 wait_build
 
 # --- summary: the tables and JSON lines ------------------------------------------------------------
-for f in "$OUT"/engine-*.txt "$OUT"/batch-*.txt; do
+for f in "$OUT"/engine-*.txt "$OUT"/batch-*.txt "$OUT"/mixed-*.txt; do
   [ -f "$f" ] || continue
   echo "=== $(basename "$f")"
   grep -v '^\[' "$f" | tail -14

@@ -27,6 +27,11 @@ export interface ContextOptions {
    * `contextSize` cells at most.
    */
   kvUnified?: boolean;
+  /**
+   * When a job ends between busy sequences, move the highest busy one into its id so a step
+   * stays one pass (default true). Off only to measure what it saves (bench:batch --no-fill-holes).
+   */
+  fillHoles?: boolean;
 }
 
 export interface GenerateOptions extends SamplingOptions {

@@ -44,6 +44,7 @@ export class LlamaContext {
   private threadpool: { pool: Pointer; free(): void } | null = null;
   private readonly counters: ContextStats = { steps: 0, generatedTokens: 0, promptTokens: 0, peakGenerating: 0, moves: 0 };
   private readonly kvUnified: boolean;
+  private readonly fillHoles: boolean;
   private closing = false;
   private readonly stepListeners = new Set<(step: StepInfo) => void>();
 
@@ -74,6 +75,7 @@ export class LlamaContext {
       );
     }
     this.kvUnified = options.kvUnified === true;
+    this.fillHoles = options.fillHoles !== false;
     const flags = (this.kvUnified ? 1 : 0) | (options.flashAttention ? 2 : 0);
     b.log.clearRecent();
     const h = b.shim.gg_new_context(modelHandle, perSeq * seqs, batchSize, batchSize, seqs, threads, threads, flags) as Pointer | null;
@@ -384,7 +386,7 @@ export class LlamaContext {
    * microseconds against milliseconds). Not with a unified KV cache, where ids do not matter.
    */
   private fillHole(hole: number): number {
-    if (!this.handle || this.closing || this.kvUnified) return hole;
+    if (!this.handle || this.closing || this.kvUnified || !this.fillHoles) return hole;
     let top: Job | null = null;
     for (const j of this.active) if (j.seq > hole && (top === null || j.seq > top.seq)) top = j;
     if (!top) return hole;
