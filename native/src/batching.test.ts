@@ -208,4 +208,21 @@ describe("continuous batching", () => {
     shared.dispose();
     expect(together).toEqual(alone);
   });
+
+  test("temperature 0: twelve jobs of mixed lengths on four sequences, moved into holes again and again, each give the text alone", async () => {
+    const model = await storiesModel();
+    const words = ["Once upon a time", "The cat", "Tom", "A big red ball", "Lily and Ben", "The sun"];
+    const jobs = Array.from({ length: 12 }, (_, i) => ({ prompt: `${words[i % words.length]} ${i}`, tokens: 4 + ((i * 29) % 37) }));
+    const alone: string[] = [];
+    const solo = model.createContext({ contextSize: 256, sequences: 1 });
+    for (const j of jobs) alone.push(await collect(solo.generate(j.prompt, opts(j.tokens))));
+    solo.dispose();
+    const ctx = model.createContext({ contextSize: 256, sequences: 4 });
+    // all submitted at once: eight wait, and each takes the sequence a finished one frees
+    const texts = await Promise.all(jobs.map((j) => collect(ctx.generate(j.prompt, opts(j.tokens)))));
+    const moves = ctx.stats().moves;
+    ctx.dispose();
+    expect(moves).toBeGreaterThan(2);
+    expect(texts).toEqual(alone);
+  });
 });
