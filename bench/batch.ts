@@ -14,7 +14,7 @@ import { waitForQuiet } from "../native/bench/cpu-load.ts";
 import { BACKEND_PICKS, type BackendPick } from "../native/bench/options.ts";
 import { median } from "../native/bench/report.ts";
 import type { EngineRunner } from "../native/bench/runner.ts";
-import { LlamaEngine, type LlamaModel } from "../native/src/index.ts";
+import { acceleratorNames, LlamaEngine, type LlamaModel } from "../native/src/index.ts";
 import { parseFlags } from "./flags.ts";
 import { finish, machine, progress, ratio, round, table } from "./report.ts";
 
@@ -122,12 +122,7 @@ async function runConcurrent(
 export async function benchBatch(o: BatchOptions): Promise<BatchRow[]> {
   const engine = await LlamaEngine.open({ backend: o.backend ?? "cpu", logLevel: "silent" });
   const gpu = engine.choice.variant.backend !== "cpu";
-  const device =
-    engine
-      .devices()
-      .filter((d) => d.type !== "cpu")
-      .map((d) => d.description || d.name)
-      .join(", ") || "CPU";
+  const device = acceleratorNames(engine.devices()) || "CPU";
   const model = await engine.loadModel(o.model);
   const name = (o.model.split("/").pop() ?? o.model).replace(/\.gguf$/i, "");
   const maxN = Math.max(...o.sequences);

@@ -10,8 +10,9 @@
 // with cuBLAS. `bun scripts/build-cuda.ts --help`.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { findBundle } from "./llama-bundle.ts";
 
 /** Turing to Hopper as machine code, plus PTX of Hopper so later GPUs can JIT it. */
 export const DEFAULT_ARCHS = "75-real;80-real;86-real;89-real;90-real;90-virtual";
@@ -91,14 +92,9 @@ function run(cmd: string[], cwd?: string): void {
 }
 
 function bundleSource(): string {
-  let pkg: string;
-  try {
-    pkg = dirname(Bun.resolveSync("node-llama-cpp/package.json", import.meta.dir));
-  } catch {
-    fail("node-llama-cpp is not installed (bun install), and no --source was given");
-  }
-  const bundle = join(pkg, "llama", "gitRelease.bundle");
-  if (!existsSync(bundle)) fail(`${bundle} is missing`);
+  const bundle = findBundle();
+  if (!bundle)
+    fail("node-llama-cpp (dev dependency) is not installed, so its llama.cpp bundle is missing: run bun install, or give --source");
   const dir = mkdtempSync(join(tmpdir(), "gogrid-llama-src-"));
   run(["git", "clone", "--quiet", bundle, dir]);
   return dir;
@@ -128,6 +124,11 @@ if (import.meta.main) {
   const source = values.source ? resolve(String(values.source)) : bundleSource();
   if (!existsSync(join(source, "ggml", "src", "ggml-cuda"))) fail(`${source} is not a llama.cpp source folder`);
   const build = values["build-dir"] ? resolve(String(values["build-dir"])) : mkdtempSync(join(tmpdir(), "gogrid-cuda-build-"));
+  // the temporary source and build folders go however this ends (a failed step exits through fail())
+  process.on("exit", () => {
+    if (!values.source) rmSync(source, { recursive: true, force: true });
+    if (!values["build-dir"]) rmSync(build, { recursive: true, force: true });
+  });
   const out = resolve(String(values.out));
   // --out is emptied: refuse a folder that holds anything but an earlier build
   if (existsSync(out) && readdirSync(out).length > 0 && !existsSync(join(out, "_gogridBuild.json"))) {
@@ -146,7 +147,5 @@ if (import.meta.main) {
   const nvcc = Bun.spawnSync(["nvcc", "--version"]).stdout.toString().trim().split("\n").pop() ?? "";
   const seconds = Math.round((performance.now() - t0) / 1000);
   writeFileSync(join(out, "_gogridBuild.json"), `${JSON.stringify({ archs, cpu, nvcc, seconds, libs }, null, 2)}\n`);
-  if (!values.source) rmSync(source, { recursive: true, force: true });
-  if (!values["build-dir"]) rmSync(build, { recursive: true, force: true });
   console.log(`build-cuda: ${libs.length} libraries in ${out} (${seconds} s; archs ${archs}; ${nvcc})`);
 }

@@ -6,21 +6,12 @@
 // and does nothing when the extracted copy already matches the bundle's commit.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { findBundle } from "./llama-bundle.ts";
 
 const root = resolve(import.meta.dir, "..");
 const outDir = join(root, "native", "vendor", "llama-headers");
 const stampFile = join(outDir, "COMMIT");
-
-function findBundle(): string | null {
-  try {
-    const pkg = Bun.resolveSync("node-llama-cpp/package.json", root);
-    const bundle = join(dirname(pkg), "llama", "gitRelease.bundle");
-    return existsSync(bundle) ? bundle : null;
-  } catch {
-    return null;
-  }
-}
 
 function git(args: string[], cwd?: string): string {
   const r = Bun.spawnSync(["git", ...args], { cwd, stdout: "pipe", stderr: "pipe" });

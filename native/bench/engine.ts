@@ -3,7 +3,7 @@
 // Human lines and the table go to stdout, then the LAST stdout line is one JSON array (one object
 // per model; keys in native/bench/README.md). Progress goes to stderr.
 import { cpus, loadavg } from "node:os";
-import { LlamaEngine, type LlamaModel } from "../src/index.ts";
+import { acceleratorNames, LlamaEngine, type LlamaModel } from "../src/index.ts";
 import { buildCLoop, startCLoop, startNodeLlamaCpp } from "./children.ts";
 import { GoGridRunner } from "./gogrid-runner.ts";
 import { type BenchModel, benchModel, benchPrompt, ensureModel } from "./models.ts";
@@ -28,12 +28,6 @@ interface Setup {
   cLoopError: string | null;
   /** The build offloads to a GPU: the CPU-only anchors are skipped. */
   gpu: boolean;
-}
-
-/** The devices the chosen build computes on, for the report ("CPU" for the CPU build). */
-function deviceText(engine: LlamaEngine): string {
-  const gpus = engine.devices().filter((d) => d.type !== "cpu");
-  return gpus.map((d) => d.description || d.name).join(", ") || "CPU";
 }
 
 function emptyRuns(error: string | null): EngineRuns {
@@ -191,7 +185,7 @@ async function main(): Promise<number> {
   }
   const variant = engine.choice.variant;
   const gpu = variant.backend !== "cpu";
-  const device = deviceText(engine);
+  const device = acceleratorNames(engine.devices()) || "CPU";
   let cLoop: string | null = null;
   let cLoopError: string | null = null;
   try {

@@ -23,6 +23,14 @@ export interface DeviceInfo {
   memoryTotalBytes: number;
 }
 
+/** The accelerators among `devices`, as a person reads them ("NVIDIA H200, ..."); "" for none. */
+export function acceleratorNames(devices: DeviceInfo[]): string {
+  return devices
+    .filter((d) => d.type !== "cpu")
+    .map((d) => d.description || d.name)
+    .join(", ");
+}
+
 export interface BackendOptions {
   /** Lowest llama.cpp log level passed to the sink (default "error": quiet; GOGRID_LLAMA_LOG overrides). */
   logLevel?: LogLevel;

@@ -43,9 +43,11 @@ export class LlamaContext {
   private pieceBuf = new Uint8Array(256);
   private threadpool: { pool: Pointer; free(): void } | null = null;
   private readonly counters: ContextStats = { steps: 0, generatedTokens: 0, promptTokens: 0, peakGenerating: 0, moves: 0 };
-  private readonly kvUnified: boolean;
+  /** Move a sequence into the hole a finished one leaves (not with a unified KV cache: ids do not matter there). */
   private readonly fillHoles: boolean;
   private closing = false;
+  /** `active` in ascending sequence order; null when admission, release or a move changed it. */
+  private bySeq: Job[] | null = null;
   private readonly stepListeners = new Set<(step: StepInfo) => void>();
 
   /** @internal use model.createContext() */
@@ -74,9 +76,9 @@ export class LlamaContext {
         `a context of ${perSeq}×${seqs} tokens needs ${(kvBytes / 2 ** 30).toFixed(1)} GiB of KV cache but only ${(freeBytes / 2 ** 30).toFixed(1)} GiB is free: use a smaller contextSize or fewer sequences`,
       );
     }
-    this.kvUnified = options.kvUnified === true;
-    this.fillHoles = options.fillHoles !== false;
-    const flags = (this.kvUnified ? 1 : 0) | (options.flashAttention ? 2 : 0);
+    const kvUnified = options.kvUnified === true;
+    this.fillHoles = !kvUnified && options.fillHoles !== false;
+    const flags = (kvUnified ? 1 : 0) | (options.flashAttention ? 2 : 0);
     b.log.clearRecent();
     const h = b.shim.gg_new_context(modelHandle, perSeq * seqs, batchSize, batchSize, seqs, threads, threads, flags) as Pointer | null;
     b.drainLog();
@@ -100,7 +102,7 @@ export class LlamaContext {
     // unified, llama.cpp reports the whole shared cache per sequence: keep each sequence to its
     // own share, so the overflow rule above holds and one job cannot fill every cell
     const perSeqCells = b.llama.llama_n_ctx_seq(h);
-    this.contextSize = options.kvUnified ? Math.min(perSeq, perSeqCells) : perSeqCells;
+    this.contextSize = kvUnified ? Math.min(perSeq, perSeqCells) : perSeqCells;
     this.sequences = seqs;
     this.batchSize = b.llama.llama_n_batch(h);
     this.promptChunk = promptChunk;
@@ -236,6 +238,7 @@ export class LlamaContext {
       job.tAdmitted = performance.now();
       job.sampler = buildSampler(this.model.backend, this.model.info.vocabSize, resolveSampling(job.options));
       this.active.push(job);
+      this.bySeq = null;
     }
     for (let i = this.active.length - 1; i >= 0; i--) {
       const job = this.active[i] as Job;
@@ -274,8 +277,8 @@ export class LlamaContext {
       job.promptTake = Math.min(left, Math.max(0, promptBudget));
       promptBudget -= job.promptTake;
     }
-    const order = this.active.length > 1 ? [...this.active].sort((a, b) => a.seq - b.seq) : this.active;
-    for (const job of order) {
+    this.bySeq ??= [...this.active].sort((a, b) => a.seq - b.seq);
+    for (const job of this.bySeq) {
       job.batchIndex = -1;
       if (job.promptDone >= job.prompt.length) {
         this.tokens[n] = job.lastToken;
@@ -365,6 +368,7 @@ export class LlamaContext {
   private release(job: Job): void {
     const i = this.active.indexOf(job);
     if (i >= 0) this.active.splice(i, 1);
+    this.bySeq = null;
     if (job.sampler) this.model.backend.llama.llama_sampler_free(job.sampler);
     job.sampler = null;
     if (job.seq >= 0) {
@@ -386,7 +390,7 @@ export class LlamaContext {
    * microseconds against milliseconds). Not with a unified KV cache, where ids do not matter.
    */
   private fillHole(hole: number): number {
-    if (!this.handle || this.closing || this.kvUnified || !this.fillHoles) return hole;
+    if (!this.handle || this.closing || !this.fillHoles) return hole;
     let top: Job | null = null;
     for (const j of this.active) if (j.seq > hole && (top === null || j.seq > top.seq)) top = j;
     if (!top) return hole;

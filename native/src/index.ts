@@ -1,5 +1,5 @@
 // @gogrid/native: llama.cpp over bun:ffi behind one engine interface.
-export { type BackendOptions, type DeviceInfo, LlamaBackend } from "./backend.ts";
+export { acceleratorNames, type BackendOptions, type DeviceInfo, LlamaBackend } from "./backend.ts";
 export { isCompiledBinary } from "./compiled.ts";
 export { type ContextOptions, type ContextStats, type GenerateOptions, LlamaContext, type StepInfo } from "./context.ts";
 export { type EngineOptions, LlamaEngine } from "./engine.ts";

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type DeviceInfo, LlamaBackend } from "./backend.ts";
+import { acceleratorNames, type DeviceInfo, LlamaBackend } from "./backend.ts";
 import { isCompiledBinary } from "./compiled.ts";
 import { writeTinyModel } from "./gguf/writer.ts";
 import { type LibraryVariant, libraryFiles } from "./library.ts";
@@ -131,12 +131,7 @@ export async function chooseVariant(
       name: variant.name,
       backend: variant.backend,
       ok: r.ok,
-      reason: r.ok
-        ? `probe decoded on ${r.devices
-            .filter((d) => d.type !== "cpu")
-            .map((d) => d.description || d.name)
-            .join(", ")} in ${Math.round(r.ms)} ms`
-        : r.reason,
+      reason: r.ok ? `probe decoded on ${acceleratorNames(r.devices)} in ${Math.round(r.ms)} ms` : r.reason,
     });
     if (r.ok) return { variant, devices: r.devices, tried };
   }
