@@ -91,7 +91,8 @@ export async function startCoordinator(
   if (pki.changes.caCreated)
     log("info", `created a new CA at ${join(config.dataDir, "pki", "ca.crt")}: back up ${join(config.dataDir, "pki")}`);
   const dbUrl = config.databaseUrl || join(config.dataDir, "gogrid.db");
-  const repo = await openRepository(dbUrl, { dataDir: config.dataDir });
+  // a long-running process: SQLite's WAL checkpoints (and their fsync) move off the event loop
+  const repo = await openRepository(dbUrl, { dataDir: config.dataDir, backgroundCheckpoints: { log } });
   const { bus, close: closeBus } = await openBus(repo, dbUrl);
   const instanceId = config.instanceId || crypto.randomUUID();
   const leaseMs = config.leaseSecs * 1000;

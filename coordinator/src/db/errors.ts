@@ -1,6 +1,6 @@
 // Named storage errors: a stable code and a message naming the database (password redacted).
 
-export type DatabaseErrorCode = "db_url_invalid" | "db_unreachable" | "db_migration_failed";
+export type DatabaseErrorCode = "db_url_invalid" | "db_unreachable" | "db_migration_failed" | "db_commit_failed";
 
 export class DatabaseError extends Error {
   override readonly name = "DatabaseError";

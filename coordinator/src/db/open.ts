@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { DatabaseError, describeCause } from "./errors.ts";
 import { openPgRepository } from "./pg-repository.ts";
 import type { Repository } from "./repository.ts";
+import type { CheckpointerOptions } from "./sqlite-checkpoint.ts";
 import { openSqliteRepository } from "./sqlite-repository.ts";
 import { parseDatabaseUrl } from "./url.ts";
 
@@ -13,6 +14,8 @@ export { redactUrl } from "./url.ts";
 export interface OpenOptions {
   /** Where a relative SQLite path is resolved (the coordinator's --data-dir). */
   dataDir?: string;
+  /** SQLite: WAL checkpoints in a background thread (the long-running coordinator; sqlite-checkpoint.ts). */
+  backgroundCheckpoints?: CheckpointerOptions;
 }
 
 /**
@@ -30,5 +33,7 @@ export async function openRepository(url: string, options: OpenOptions = {}): Pr
       cause: error,
     });
   }
-  return openSqliteRepository(target.path);
+  const repo = openSqliteRepository(target.path);
+  if (options.backgroundCheckpoints) await repo.checkpointInBackground(options.backgroundCheckpoints);
+  return repo;
 }

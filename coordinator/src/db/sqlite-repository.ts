@@ -1,5 +1,6 @@
 // Repository on bun:sqlite (drizzle-orm/bun-sqlite): the embedded, single-instance default.
 import { Database } from "bun:sqlite";
+import { resolve } from "node:path";
 import { and, asc, desc, eq, inArray, isNotNull, isNull, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
@@ -30,6 +31,8 @@ import type {
 import * as rows from "./rows.ts";
 import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, models, prices, workers } from "./schema-sqlite.ts";
 import * as auditOps from "./sqlite-audits.ts";
+import { Checkpointer, type CheckpointerOptions } from "./sqlite-checkpoint.ts";
+import { GroupCommit } from "./sqlite-group-commit.ts";
 import * as jobOps from "./sqlite-jobs.ts";
 import { type Db, immediate, type Tx } from "./sqlite-jobs.ts";
 import { cacheStatements } from "./sqlite-statements.ts";
@@ -57,7 +60,7 @@ export function openSqliteRepository(path: string): SqliteRepository {
     migrate(db, { migrationsFolder: SQLITE_MIGRATIONS });
     client.run("PRAGMA foreign_keys = ON");
     cacheStatements(client); // after the migrations: drizzle prepares through the patched client from here on
-    return new SqliteRepository(db, client);
+    return new SqliteRepository(db, client, path === ":memory:" ? null : resolve(path));
   } catch (error) {
     client.close();
     throw new DatabaseError("db_migration_failed", `migrating SQLite database ${path} failed: ${describeCause(error)}`, { cause: error });
@@ -111,21 +114,88 @@ function hotStatements(db: Db) {
   };
 }
 
+/** Methods that are not repository calls: not wrapped in the group commit. */
+const INTERNAL = new Set(["constructor", "write", "groupCalls", "checkpointInBackground", "close"]);
+
+/** The calls that only read (no transaction of their own; a test holds each to changing nothing); every other call writes. */
+export const SQLITE_READS = [
+  "getWorker",
+  "listWorkers",
+  "getCertificate",
+  "listRevokedCertificates",
+  "listEnrolmentTokens",
+  "findApiKeyByHash",
+  "listApiKeys",
+  "getModel",
+  "listModels",
+  "getJob",
+  "listJobs",
+  "uncreditedJobs",
+  "listAttempts",
+  "countJobs",
+  "countOnlineWorkers",
+  "hasPlacedJobs",
+  "getPrice",
+  "listPrices",
+  "ledgerTotals",
+  "ledgerTotalsByNode",
+  "ledgerByDay",
+  "listLedger",
+  "getAudit",
+  "findAuditByJob",
+  "listAudits",
+  "listCanaries",
+] as const satisfies readonly (keyof Repository)[];
+const READS: ReadonlySet<string> = new Set(SQLITE_READS);
+
 export class SqliteRepository implements Repository {
   readonly dialect = "sqlite" as const;
   #closed = false;
 
   private readonly hot: ReturnType<typeof hotStatements>;
 
+  private readonly group: GroupCommit;
+  #checkpointer: Checkpointer | null = null;
+
   constructor(
     private readonly db: Db,
     private readonly client: Database,
+    private readonly file: string | null,
   ) {
     this.hot = hotStatements(db);
+    this.group = new GroupCommit(client, file);
+    this.groupCalls(this.group);
+  }
+
+  /**
+   * Moves WAL checkpoints to a background thread (sqlite-checkpoint.ts): for the long-running
+   * coordinator; a no-op for ":memory:". Returns the checkpointer, or null when it did not start.
+   */
+  async checkpointInBackground(options: CheckpointerOptions = {}): Promise<Checkpointer | null> {
+    if (this.file === null || this.#checkpointer !== null) return this.#checkpointer;
+    this.#checkpointer = await Checkpointer.start(this.client, this.file, options);
+    return this.#checkpointer;
+  }
+
+  /** Transactions committed so far: one per event-loop turn that called the repository. */
+  get commits(): number {
+    return this.group.commits;
   }
 
   private write<T>(fn: (tx: Tx) => T): T {
     return immediate(this.db, fn);
+  }
+
+  /** Every method below runs in the turn's group commit (sqlite-group-commit.ts); close() commits first. */
+  private groupCalls(group: GroupCommit): void {
+    const self = this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    for (const name of Object.getOwnPropertyNames(SqliteRepository.prototype)) {
+      const method = Object.getOwnPropertyDescriptor(SqliteRepository.prototype, name)?.value;
+      if (typeof method !== "function" || INTERNAL.has(name)) continue;
+      self[name] = READS.has(name)
+        ? (...args: unknown[]) => group.read(() => method.apply(this, args))
+        : (...args: unknown[]) => group.run(name, () => method.apply(this, args));
+    }
   }
 
   // workers
@@ -492,6 +562,8 @@ export class SqliteRepository implements Repository {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.group.commit();
+    await this.#checkpointer?.stop();
     this.client.close();
   }
 }

@@ -159,6 +159,7 @@ export class Scheduler {
         for (const slot of free) {
           const cls = this.facts.get(slot)?.workerClass as string;
           const models = cached ? slot.models : all;
+          if (models.length === 0) continue; // nothing cached (yet): no lease to ask for, nothing to learn
           const key = `${cls}\n${cached ? models.join("\n") : "*"}`;
           if (!exhaustive && empty.has(key)) continue;
           const job = await this.repo.leaseNextJob({

@@ -1,0 +1,51 @@
+// The background checkpointer's thread (sqlite-checkpoint.ts): its own connection copies the WAL into the database file.
+import { Database } from "bun:sqlite";
+
+declare const self: Worker;
+
+interface Start {
+  path: string;
+  intervalMs: number;
+}
+
+let db: Database | null = null;
+let timer: ReturnType<typeof setInterval> | null = null;
+
+/**
+ * Checkpoints until the WAL is fully copied: the coordinator's next transaction that starts with
+ * nothing left to copy restarts the WAL from its beginning (SQLite does that only then), so the
+ * file stays small without the coordinator's thread ever waiting for an fsync.
+ */
+function checkpoint(): void {
+  if (!db) return;
+  try {
+    for (let round = 0; round < 50; round++) {
+      // PASSIVE: copies what no reader still needs, never waits for or blocks the writer
+      const row = db.query("PRAGMA wal_checkpoint(PASSIVE)").get() as { busy: number; log: number; checkpointed: number };
+      self.postMessage({ type: "checkpointed", log: row.log, checkpointed: row.checkpointed });
+      if (row.busy !== 0 || row.checkpointed >= row.log) return;
+    }
+  } catch (error) {
+    self.postMessage({ type: "failed", message: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+self.onmessage = (event: MessageEvent<Start | { type: "stop" }>) => {
+  const m = event.data;
+  if ("type" in m) {
+    if (timer) clearInterval(timer);
+    checkpoint();
+    db?.close();
+    db = null;
+    self.postMessage({ type: "stopped" });
+    return;
+  }
+  try {
+    db = new Database(m.path, { readwrite: true });
+    db.run("PRAGMA busy_timeout = 5000");
+    timer = setInterval(checkpoint, m.intervalMs);
+    self.postMessage({ type: "ready" });
+  } catch (error) {
+    self.postMessage({ type: "failed", message: error instanceof Error ? error.message : String(error) });
+  }
+};
