@@ -29,12 +29,19 @@ async function setup() {
   await repo.upsertModel({ id: "m1", source: "/m1.gguf", sha256: "0".repeat(64), sizeBytes: 1, contextLength: null, createdAt: 1 });
   for (const id of ["w1", "w2"]) await repo.createWorker({ nodeId: id, clientId: null, name: null, ownerId: null }, 1);
   let leases = 0;
+  let placedChecks = 0;
   const counted = new Proxy(repo, {
     get(target, prop, receiver) {
       if (prop === "leaseNextJob") {
         return (...a: Parameters<Repository["leaseNextJob"]>) => {
           leases++;
           return target.leaseNextJob(...a);
+        };
+      }
+      if (prop === "hasPlacedJobs") {
+        return (...a: Parameters<Repository["hasPlacedJobs"]>) => {
+          placedChecks++;
+          return target.hasPlacedJobs(...a);
         };
       }
       const v = Reflect.get(target, prop, receiver);
@@ -46,7 +53,7 @@ async function setup() {
   const scheduler = new Scheduler(counted, bus, { leaseMs: 10_000, retryBaseMs: 1000, offlineAfterMs: 60_000 }, () => slots);
   const enqueue = (id: string) =>
     repo.enqueueJob({ id, apiKeyId: null, model: "m1", request: {}, timeoutMs: 1000, originInstance: "i1", now: Date.now() - 1 });
-  return { repo, bus, slots, scheduler, enqueue, leases: () => leases };
+  return { repo, bus, slots, scheduler, enqueue, leases: () => leases, placedChecks: () => placedChecks };
 }
 
 test("job_available leases each job once; triggers without one (results, heartbeats) run no lease statement", async () => {
@@ -62,6 +69,24 @@ test("job_available leases each job once; triggers without one (results, heartbe
   for (let i = 0; i < 5; i++) scheduler.trigger();
   await settle();
   expect(leases()).toBe(after);
+  scheduler.close();
+  await repo.close();
+});
+
+test("workers with nothing cached yet: each job takes one lease statement, no empty lease and no placed-jobs query", async () => {
+  const { repo, bus, slots, scheduler, enqueue, leases, placedChecks } = await setup();
+  for (const s of slots) s.models = [];
+  await scheduler.tick(); // the queue is empty: the hint is cleared
+  await settle();
+  const before = { leases: leases(), placed: placedChecks() };
+  for (const id of ["a", "b"]) {
+    await enqueue(id);
+    await bus.publish({ kind: "job_available" });
+  }
+  await settle();
+  expect(slots.flatMap((s) => s.got.map((j) => j.id)).sort()).toEqual(["a", "b"]);
+  expect(leases() - before.leases).toBe(2);
+  expect(placedChecks() - before.placed).toBe(0);
   scheduler.close();
   await repo.close();
 });
