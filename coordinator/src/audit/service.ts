@@ -8,7 +8,7 @@
 // tell an audited job from the flag. The trust score and the verdicts are in model.ts.
 import type { AuditRow, JobRow, Repository, TrustPolicy, WorkerRow } from "../db/repository.ts";
 import type { Bus } from "../jobs/bus.ts";
-import type { JobRequest, SubmitInput } from "../jobs/types.ts";
+import { type JobRequest, newJobId, type SubmitInput } from "../jobs/types.ts";
 import type { CoordinatorMetrics } from "../metrics/index.ts";
 import { type AuditSettings, compareOutputs, trustPolicy, type Verdict, workerClass } from "./model.ts";
 
@@ -153,7 +153,7 @@ export class AuditService {
       await this.settle(audit, ["waiting"], "skipped", `no other ${cls} worker online to re-run it`);
       return;
     }
-    const auditJobId = crypto.randomUUID();
+    const auditJobId = newJobId();
     const claimed = await this.repo.updateAudit(audit.id, ["waiting"], {
       status: "running",
       subjectWorker: job.workerId,
@@ -221,7 +221,7 @@ export class AuditService {
       }
       return;
     }
-    const tiebreakJobId = crypto.randomUUID();
+    const tiebreakJobId = newJobId();
     const claimed = await this.repo.updateAudit(audit.id, ["running"], { status: "tiebreak", auditWorker: rerun.workerId, tiebreakJobId });
     if (claimed)
       await this.enqueue(tiebreakJobId, "audit", original, { avoidWorkers: [subject, rerun.workerId], workerClass: audit.workerClass });
@@ -260,7 +260,7 @@ export class AuditService {
     const options = (await this.repo.listCanaries(model)).filter((c) => c.workerClass === null || c.workerClass === cls);
     const canary = options[Math.floor(this.random() * options.length)];
     if (!canary) return null;
-    const id = crypto.randomUUID();
+    const id = newJobId(); // the canary's audit and its job share the id
     await this.repo.insertAudit({
       id,
       kind: "canary",

@@ -2,7 +2,7 @@
 import type { JobRow, Repository } from "../db/repository.ts";
 import type { CoordinatorMetrics } from "../metrics/index.ts";
 import type { Bus, BusEvent } from "./bus.ts";
-import { type JobOutcome, JobRejectedError, type JobSubmitter, type SubmitInput, type SubmittedJob } from "./types.ts";
+import { type JobOutcome, JobRejectedError, type JobSubmitter, newJobId, type SubmitInput, type SubmittedJob } from "./types.ts";
 import { JobWatch } from "./watch.ts";
 
 export interface JobServiceOptions {
@@ -141,7 +141,7 @@ export class JobService implements JobSubmitter {
     if ((await this.onlineWorkers()) === 0) this.reject("no_capacity", "no worker is online to run this job; try again shortly", 30);
     if (await this.queueFull())
       this.reject("queue_full", `the queue is full (${this.options.queueLimit} jobs waiting); try again shortly`, 5);
-    const id = crypto.randomUUID();
+    const id = newJobId();
     const request = this.options.prepare ? await this.options.prepare(id, input) : input.request;
     const watch = new JobWatch(id);
     this.watches.set(id, watch); // before anyone can run it

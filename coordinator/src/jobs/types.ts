@@ -1,5 +1,15 @@
 // What the client-facing API needs from the job system: submit, stream, wait, cancel.
 
+/**
+ * A new job id: a UUIDv7, time-ordered, so the jobs, attempts and ledger indexes (all keyed by
+ * job id) take new rows at their right edge instead of a random leaf (issue 9: ~20–30% fewer
+ * SQLite WAL pages per job). Every job a worker sees gets one, client jobs, audit re-runs and
+ * canaries alike, so the id's form does not tell an audit apart.
+ */
+export function newJobId(): string {
+  return Bun.randomUUIDv7();
+}
+
 export interface ChatTurn {
   role: "system" | "user" | "assistant";
   content: string;
