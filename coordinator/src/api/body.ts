@@ -22,30 +22,28 @@ export function declaredTooLarge(request: Request, maxBytes: number): ApiError |
 
 /**
  * The body parsed as JSON, whatever its Content-Type says. Never reads more than `maxBytes` + one
- * chunk: a larger Content-Length is refused before reading, a longer stream is cancelled.
+ * chunk: a larger Content-Length is refused before reading (the server reads a declared body no
+ * further than its length), a longer chunked stream is cancelled.
  */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
   const refused = declaredTooLarge(request, maxBytes);
   if (refused) throw refused;
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(maxBytes, `over ${maxBytes.toLocaleString("en-US")} bytes`);
-      }
-      chunks.push(value);
-    }
+  let bytes: Uint8Array;
+  if (request.body === null) {
+    bytes = new Uint8Array(0);
+  } else if (request.headers.has("content-length") && !request.headers.has("transfer-encoding")) {
+    // the length is declared and within the cap (checked above), and the server reads no more than
+    // it: one read, without a stream reader's per-chunk promises (most of a small body's cost)
+    bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes, `over ${maxBytes.toLocaleString("en-US")} bytes`);
+  } else {
+    bytes = await readCapped(request.body, maxBytes);
   }
+  const total = bytes.byteLength;
   if (total === 0) throw badRequest("the request body is empty: send a JSON object", null, "invalid_json");
   let text: string;
   try {
-    text = utf8.decode(Buffer.concat(chunks, total));
+    text = utf8.decode(bytes);
   } catch {
     throw badRequest("the request body is not UTF-8 text: send a JSON object", null, "invalid_json");
   }
@@ -54,4 +52,22 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   } catch {
     throw badRequest("the request body is not valid JSON: send a JSON object", null, "invalid_json");
   }
+}
+
+/** A body of unknown length (chunked), cancelled as soon as it passes `maxBytes`. */
+async function readCapped(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes, `over ${maxBytes.toLocaleString("en-US")} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
 }
