@@ -3,7 +3,8 @@ import { expect, test } from "bun:test";
 import { readJsonBody } from "./body.ts";
 import { ApiError } from "./errors.ts";
 
-const post = (body: BodyInit, headers: Record<string, string> = {}) => new Request("http://x/", { method: "POST", body, headers });
+const post = (body: string | Uint8Array | ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
+  new Request("http://x/", { method: "POST", body, headers });
 const stream = (parts: string[]) =>
   new ReadableStream<Uint8Array>({
     start(c) {

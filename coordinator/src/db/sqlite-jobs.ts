@@ -1,4 +1,6 @@
 // The job queue on SQLite: leases, fencing, retries and expiry, each in one IMMEDIATE transaction.
+
+import type { Database } from "bun:sqlite";
 import { and, asc, count, desc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { memberPattern, notQuarantined, onlineWhere, placementWhere } from "./placement.ts";
@@ -7,11 +9,18 @@ import * as rows from "./rows.ts";
 import { jobAttempts, jobs, workers } from "./schema-sqlite.ts";
 import { perDatabase } from "./sqlite-statements.ts";
 
-export type Db = BunSQLiteDatabase;
+/** drizzle over bun:sqlite, with its connection (drizzle() returns both). */
+export type Db = BunSQLiteDatabase & { $client: Database };
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
-/** An IMMEDIATE transaction: takes the write lock first, so concurrent writers wait (busy_timeout). */
+/**
+ * An IMMEDIATE transaction: takes the write lock first, so concurrent writers wait (busy_timeout).
+ * Inside the repository's group commit (sqlite-group-commit.ts) each call already runs in a
+ * transaction and a savepoint of its own, which undoes the call on failure: there `fn` runs as it
+ * is, without the two statements of a nested savepoint.
+ */
 export function immediate<T>(db: Db, fn: (tx: Tx) => T): T {
+  if (db.$client.inTransaction) return fn(db as unknown as Tx);
   return db.transaction(fn, { behavior: "immediate" });
 }
 
