@@ -35,7 +35,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
     // the length is declared and within the cap (checked above), and the server reads no more than
     // it: one read, without a stream reader's per-chunk promises (most of a small body's cost)
     bytes = new Uint8Array(await request.arrayBuffer());
-    if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes, `over ${maxBytes.toLocaleString("en-US")} bytes`);
+    if (bytes.byteLength > maxBytes) throw overCap(maxBytes);
   } else {
     bytes = await readCapped(request.body, maxBytes);
   }
@@ -54,6 +54,9 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   }
 }
 
+/** The 413 for a body found longer than the cap while reading it. */
+const overCap = (maxBytes: number) => tooLarge(maxBytes, `over ${maxBytes.toLocaleString("en-US")} bytes`);
+
 /** A body of unknown length (chunked), cancelled as soon as it passes `maxBytes`. */
 async function readCapped(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
@@ -65,7 +68,7 @@ async function readCapped(body: ReadableStream<Uint8Array>, maxBytes: number): P
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes, `over ${maxBytes.toLocaleString("en-US")} bytes`);
+      throw overCap(maxBytes);
     }
     chunks.push(value);
   }

@@ -1,5 +1,6 @@
 // The background checkpointer's thread (sqlite-checkpoint.ts): its own connection copies the WAL into the database file.
 import { Database } from "bun:sqlite";
+import { describeCause } from "./errors.ts";
 
 declare const self: Worker;
 
@@ -19,14 +20,15 @@ let timer: ReturnType<typeof setInterval> | null = null;
 function checkpoint(): void {
   if (!db) return;
   try {
+    let row = { busy: 0, log: 0, checkpointed: 0 };
     for (let round = 0; round < 50; round++) {
       // PASSIVE: copies what no reader still needs, never waits for or blocks the writer
-      const row = db.query("PRAGMA wal_checkpoint(PASSIVE)").get() as { busy: number; log: number; checkpointed: number };
-      self.postMessage({ type: "checkpointed", log: row.log, checkpointed: row.checkpointed });
-      if (row.busy !== 0 || row.checkpointed >= row.log) return;
+      row = db.query("PRAGMA wal_checkpoint(PASSIVE)").get() as typeof row;
+      if (row.busy !== 0 || row.checkpointed >= row.log) break;
     }
+    self.postMessage({ type: "checkpointed", log: row.log, checkpointed: row.checkpointed });
   } catch (error) {
-    self.postMessage({ type: "failed", message: error instanceof Error ? error.message : String(error) });
+    self.postMessage({ type: "failed", message: describeCause(error) });
   }
 }
 
@@ -46,6 +48,6 @@ self.onmessage = (event: MessageEvent<Start | { type: "stop" }>) => {
     timer = setInterval(checkpoint, m.intervalMs);
     self.postMessage({ type: "ready" });
   } catch (error) {
-    self.postMessage({ type: "failed", message: error instanceof Error ? error.message : String(error) });
+    self.postMessage({ type: "failed", message: describeCause(error) });
   }
 };

@@ -11,6 +11,7 @@
 // writer's own; it then copies only what the thread has not. If the thread cannot start or stops
 // working, the default of 1,000 pages is switched back on.
 import type { Database } from "bun:sqlite";
+import { describeCause } from "./errors.ts";
 
 type FromWorker =
   | { type: "ready" }
@@ -48,13 +49,15 @@ export class Checkpointer {
 
   /** Starts the thread for the WAL database at `path`; null (auto-checkpoint kept) when it cannot start. */
   static async start(client: Database, path: string, options: CheckpointerOptions = {}): Promise<Checkpointer | null> {
-    const log = options.log ?? (() => {});
+    const notStarted = (why: string) => {
+      options.log?.("warn", `SQLite checkpoints stay on the main thread: the checkpoint thread did not start (${why})`);
+      return null;
+    };
     let worker: Worker;
     try {
       worker = new Worker(new URL("./sqlite-checkpoint-worker.ts", import.meta.url).href);
     } catch (error) {
-      log("warn", `SQLite checkpoints stay on the main thread: the checkpoint thread did not start (${(error as Error).message})`);
-      return null;
+      return notStarted(describeCause(error));
     }
     const ready = await new Promise<string | null>((resolve) => {
       const timer = setTimeout(() => resolve("no answer in 10 s"), 10_000);
@@ -70,8 +73,7 @@ export class Checkpointer {
     });
     if (ready !== null) {
       worker.terminate();
-      log("warn", `SQLite checkpoints stay on the main thread: the checkpoint thread did not start (${ready})`);
-      return null;
+      return notStarted(ready);
     }
     const c = new Checkpointer(client, worker, options);
     client.run(`PRAGMA wal_autocheckpoint = ${BACKGROUND_AUTO_CHECKPOINT_PAGES}`);

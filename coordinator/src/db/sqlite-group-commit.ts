@@ -35,7 +35,6 @@ export class GroupCommit {
   constructor(
     private readonly client: Database,
     file: string | null,
-    private readonly schedule: (fn: () => void) => void = (fn) => setImmediate(fn),
   ) {
     // prepared once: a statement run from its text is compiled every time
     this.#sql = {
@@ -73,7 +72,7 @@ export class GroupCommit {
       this.#sql.begin.run();
       this.#group = [];
       this.#peers?.add(this);
-      this.schedule(() => this.commit());
+      setImmediate(() => this.commit());
     }
     this.#sql.savepoint.run();
     let result: Promise<T>;
