@@ -5,19 +5,22 @@ import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres, { type Sql } from "postgres";
 import { DatabaseError, describeCause } from "./errors.ts";
 import * as ledger from "./ledger-query.ts";
+import { LookupCache } from "./lookup-cache.ts";
 import * as auditOps from "./pg-audits.ts";
 import type { Db } from "./pg-jobs.ts";
 import * as jobOps from "./pg-jobs.ts";
-import { type CreditOutcome, PgHotPath } from "./pg-lease.ts";
+import { PgHotPath } from "./pg-lease.ts";
 import type {
   ApiKeyRow,
   CertificateRow,
+  CreditOutcome,
   EnrolmentTokenRow,
   JobAttemptRow,
   JobFilter,
   JobResult,
   JobRow,
   JobStatus,
+  LeaseBatchRequest,
   LeaseRequest,
   LedgerEntry,
   LedgerFilter,
@@ -78,6 +81,9 @@ export class PgRepository implements Repository {
   #closed = false;
 
   private readonly hot: PgHotPath;
+  /** getModel and getPrice answers (lookup-cache.ts): found models, and prices or their absence. */
+  readonly #models = new LookupCache<ModelRow | null>(1000, (m) => m !== null);
+  readonly #prices = new LookupCache<PriceRow | null>();
 
   constructor(
     private readonly db: Db,
@@ -221,11 +227,12 @@ export class PgRepository implements Repository {
 
   async upsertModel(row: ModelRow): Promise<void> {
     const { id: _id, createdAt: _createdAt, ...changes } = row;
+    this.#models.delete(row.id);
     await this.db.insert(models).values(row).onConflictDoUpdate({ target: models.id, set: changes });
   }
 
   getModel(id: string): Promise<ModelRow | null> {
-    return this.hot.getModel(id);
+    return this.#models.get(id, () => this.hot.getModel(id));
   }
 
   async listModels(): Promise<ModelRow[]> {
@@ -233,6 +240,7 @@ export class PgRepository implements Repository {
   }
 
   async removeModel(id: string): Promise<boolean> {
+    this.#models.delete(id);
     return (await this.db.delete(models).where(eq(models.id, id)).returning({ id: models.id })).length > 0;
   }
 
@@ -254,8 +262,13 @@ export class PgRepository implements Repository {
     return uncreditedPg(this.db, q);
   }
 
-  leaseNextJob(req: LeaseRequest): Promise<JobRow | null> {
-    return this.hot.leaseNextJob(req);
+  async leaseNextJob(req: LeaseRequest): Promise<JobRow | null> {
+    const { fence, ...rest } = req;
+    return (await this.hot.leaseNextJobs({ ...rest, fences: [fence] }))[0] ?? null;
+  }
+
+  leaseNextJobs(req: LeaseBatchRequest): Promise<JobRow[]> {
+    return this.hot.leaseNextJobs(req);
   }
 
   leaseJob(jobId: string, req: LeaseRequest): Promise<JobRow | null> {
@@ -268,6 +281,10 @@ export class PgRepository implements Repository {
 
   completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<JobRow | null> {
     return this.hot.completeJob(jobId, fence, result, now);
+  }
+
+  completeAndCreditJob(...a: Parameters<Repository["completeAndCreditJob"]>): ReturnType<Repository["completeAndCreditJob"]> {
+    return this.hot.completeAndCreditJob(...a);
   }
 
   failAttempt(
@@ -308,6 +325,7 @@ export class PgRepository implements Repository {
 
   async setPrice(row: PriceRow): Promise<void> {
     const price = ledger.checkPrice(row);
+    this.#prices.delete(price.modelId);
     await this.db
       .insert(prices)
       .values(price)
@@ -318,7 +336,7 @@ export class PgRepository implements Repository {
   }
 
   getPrice(modelId: string): Promise<PriceRow | null> {
-    return this.hot.getPrice(modelId);
+    return this.#prices.get(modelId, () => this.hot.getPrice(modelId));
   }
 
   async listPrices(): Promise<PriceRow[]> {

@@ -171,6 +171,17 @@ export interface LeaseRequest {
   workerClass?: string;
 }
 
+/** What a credit writes: the ledger entry (its ownerId is the worker's) and the API key charged with it. */
+export interface CreditRequest {
+  entry: Omit<LedgerEntry, "ownerId">;
+  apiKeyId: string | null;
+}
+
+export type CreditOutcome = "credited" | "already_credited" | "quarantined";
+
+/** A lease of up to `fences.length` jobs for one worker, one fence per job. */
+export type LeaseBatchRequest = Omit<LeaseRequest, "fence"> & { fences: string[] };
+
 export interface JobResult {
   text: string;
   finishReason: string;
@@ -342,6 +353,11 @@ export interface Repository {
    */
   leaseNextJob(req: LeaseRequest): Promise<JobRow | null>;
   /**
+   * leaseNextJob up to `fences.length` times in one atomic step (one statement on Postgres): the
+   * best jobs in order, the i-th leased with `fences[i]`; fewer (or none) when no more qualify.
+   */
+  leaseNextJobs(req: LeaseBatchRequest): Promise<JobRow[]>;
+  /**
    * Whether an available queued job is placed by worker (a target worker or workers it avoids):
    * only such a job can go to one worker when another of the same class and models found none.
    */
@@ -352,6 +368,18 @@ export interface Repository {
   extendLease(jobId: string, fence: string, until: number): Promise<boolean>;
   /** Completes the job if `fence` is still current and returns it; null (and no change) for a stale fence. */
   completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<JobRow | null>;
+  /**
+   * completeJob and, only if the job completed, creditJob(credit.entry, credit.apiKeyId), in one
+   * atomic step (one statement on Postgres): a job is never completed without its credit or
+   * credited without completing. `credit` null: completeJob alone (`credit` in the answer null).
+   */
+  completeAndCreditJob(
+    jobId: string,
+    fence: string,
+    result: JobResult,
+    now: number,
+    credit: CreditRequest | null,
+  ): Promise<{ job: JobRow; credit: CreditOutcome | null } | null>;
   /**
    * Ends the current attempt as failed if `fence` is current: back to queued with
    * availableAt = retryAt while attempts < maxAttempts, else status dead (dead-letter).
@@ -376,7 +404,7 @@ export interface Repository {
    * owner, null for an unknown worker) unless the worker is quarantined or the job already has
    * one, and when inserted the API key `apiKeyId` (if any) gets the same tokens and amount.
    */
-  creditJob(entry: Omit<LedgerEntry, "ownerId">, apiKeyId: string | null): Promise<"credited" | "already_credited" | "quarantined">;
+  creditJob(entry: Omit<LedgerEntry, "ownerId">, apiKeyId: string | null): Promise<CreditOutcome>;
   ledgerTotals(filter: LedgerFilter): Promise<LedgerTotals>;
   /** ledgerTotals of every node in the ledger, in one query (nodes without entries are absent). */
   ledgerTotalsByNode(): Promise<Map<string, LedgerTotals>>;

@@ -126,8 +126,10 @@ export const jobs = pgTable(
   (t) => [
     // leaseNextJob: status = queued, model in (...), ORDER BY priority DESC, created_at, seq
     index("jobs_lease_idx").on(t.status, t.model, t.priority.desc(), t.createdAt, t.seq),
-    // requeueExpired: status = running AND lease_expires_at <= now
-    index("jobs_lease_expiry_idx").on(t.status, t.leaseExpiresAt),
+    // requeueExpired: status = running AND lease_expires_at <= now. Partial, so that jobs_lease_idx
+    // is the only index a lease's `status = 'queued'` can use: on a fresh or unanalysed table
+    // (row estimates of 1) the planner took this one and sorted the whole queue per lease.
+    index("jobs_running_expiry_idx").on(t.leaseExpiresAt).where(sql`${t.status} = 'running'`),
     index("jobs_worker_idx").on(t.workerId),
     index("jobs_created_idx").on(t.createdAt),
     // hasPlacedJobs: queued jobs placed by worker, without walking the whole queue

@@ -4,7 +4,7 @@ import type { Database } from "bun:sqlite";
 import { and, asc, count, desc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { memberPattern, notQuarantined, onlineWhere, placementWhere } from "./placement.ts";
-import type { JobAttemptRow, JobFilter, JobResult, JobRow, JobStatus, LeaseRequest, NewJob } from "./repository.ts";
+import type { JobAttemptRow, JobFilter, JobResult, JobRow, JobStatus, LeaseBatchRequest, LeaseRequest, NewJob } from "./repository.ts";
 import * as rows from "./rows.ts";
 import { jobAttempts, jobs, workers } from "./schema-sqlite.ts";
 import { perDatabase } from "./sqlite-statements.ts";
@@ -141,16 +141,32 @@ export async function listJobs(db: Db, filter: JobFilter = {}): Promise<JobRow[]
 }
 
 export async function leaseNextJob(db: Db, req: LeaseRequest): Promise<JobRow | null> {
-  if (req.models.length === 0) return null;
+  const { fence, ...rest } = req;
+  return leaseBatch(db, { ...rest, fences: [fence] })[0] ?? null;
+}
+
+export async function leaseNextJobs(db: Db, req: LeaseBatchRequest): Promise<JobRow[]> {
+  return leaseBatch(db, req);
+}
+
+function leaseBatch(db: Db, req: LeaseBatchRequest): JobRow[] {
+  if (req.models.length === 0 || req.fences.length === 0) return [];
   const st = statements(db);
   const params = { now: req.now, worker: req.workerId, cls: req.workerClass ?? null, member: memberPattern(req.workerId) };
+  const models = [...new Set(req.models)];
   return immediate(db, () => {
-    // each model's best, then the best of those in the index's order
-    const best = [...new Set(req.models)]
-      .map((model) => st.next.get({ ...params, model }))
-      .filter((c) => c !== undefined)
-      .sort((a, b) => b.priority - a.priority || a.createdAt - b.createdAt || a.rowid - b.rowid)[0];
-    return best ? leaseQueued(db, best.id, req) : null;
+    const out: JobRow[] = [];
+    for (const fence of req.fences) {
+      // each model's best, then the best of those in the index's order (a leased job is no longer queued)
+      const best = models
+        .map((model) => st.next.get({ ...params, model }))
+        .filter((c) => c !== undefined)
+        .sort((a, b) => b.priority - a.priority || a.createdAt - b.createdAt || a.rowid - b.rowid)[0];
+      const job = best ? leaseQueued(db, best.id, { ...req, fence }) : null;
+      if (!job) break;
+      out.push(job);
+    }
+    return out;
   });
 }
 
@@ -163,21 +179,24 @@ export async function extendLease(db: Db, jobId: string, fence: string, until: n
 }
 
 export async function completeJob(db: Db, jobId: string, fence: string, result: JobResult, now: number): Promise<JobRow | null> {
+  return immediate(db, () => completeRunning(db, jobId, fence, result, now));
+}
+
+/** completeJob's statements, inside the caller's transaction. */
+export function completeRunning(db: Db, jobId: string, fence: string, result: JobResult, now: number): JobRow | null {
   const st = statements(db);
-  return immediate(db, () => {
-    const done = st.complete.get({
-      id: jobId,
-      fence,
-      now,
-      text: result.text,
-      finishReason: result.finishReason,
-      promptTokens: result.promptTokens,
-      completionTokens: result.completionTokens,
-    });
-    if (!done) return null;
-    st.endAttempt.run({ id: jobId, fence, outcome: "completed", error: null, now });
-    return rows.toJob(done);
+  const done = st.complete.get({
+    id: jobId,
+    fence,
+    now,
+    text: result.text,
+    finishReason: result.finishReason,
+    promptTokens: result.promptTokens,
+    completionTokens: result.completionTokens,
   });
+  if (!done) return null;
+  st.endAttempt.run({ id: jobId, fence, outcome: "completed", error: null, now });
+  return rows.toJob(done);
 }
 
 export async function failAttempt(

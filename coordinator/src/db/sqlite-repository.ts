@@ -6,15 +6,19 @@ import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { DatabaseError, describeCause } from "./errors.ts";
 import * as ledger from "./ledger-query.ts";
+import { LookupCache } from "./lookup-cache.ts";
 import type {
   ApiKeyRow,
   CertificateRow,
+  CreditOutcome,
+  CreditRequest,
   EnrolmentTokenRow,
   JobAttemptRow,
   JobFilter,
   JobResult,
   JobRow,
   JobStatus,
+  LeaseBatchRequest,
   LeaseRequest,
   LedgerEntry,
   LedgerFilter,
@@ -115,7 +119,7 @@ function hotStatements(db: Db) {
 }
 
 /** Methods that are not repository calls: not wrapped in the group commit. */
-const INTERNAL = new Set(["constructor", "write", "groupCalls", "checkpointInBackground", "close"]);
+const INTERNAL = new Set(["constructor", "write", "creditNow", "groupCalls", "checkpointInBackground", "close"]);
 
 /** The calls that only read (no transaction of their own; a test holds each to changing nothing); every other call writes. */
 export const SQLITE_READS = [
@@ -155,6 +159,9 @@ export class SqliteRepository implements Repository {
   private readonly hot: ReturnType<typeof hotStatements>;
 
   private readonly group: GroupCommit;
+  /** getModel and getPrice answers (lookup-cache.ts): found models, and prices or their absence. */
+  readonly #models = new LookupCache<ModelRow | null>(1000, (m) => m !== null);
+  readonly #prices = new LookupCache<PriceRow | null>();
   #checkpointer: Checkpointer | null = null;
 
   constructor(
@@ -345,12 +352,15 @@ export class SqliteRepository implements Repository {
 
   async upsertModel(row: ModelRow): Promise<void> {
     const { id: _id, createdAt: _createdAt, ...changes } = row;
+    this.#models.delete(row.id);
     this.db.insert(models).values(row).onConflictDoUpdate({ target: models.id, set: changes }).run();
   }
 
   async getModel(id: string): Promise<ModelRow | null> {
-    const row = this.hot.model.get({ id });
-    return row ? rows.toModel(row) : null;
+    return this.#models.getSync(id, () => {
+      const row = this.hot.model.get({ id });
+      return row ? rows.toModel(row) : null;
+    });
   }
 
   async listModels(): Promise<ModelRow[]> {
@@ -358,6 +368,7 @@ export class SqliteRepository implements Repository {
   }
 
   async removeModel(id: string): Promise<boolean> {
+    this.#models.delete(id);
     return this.db.delete(models).where(eq(models.id, id)).returning({ id: models.id }).all().length > 0;
   }
 
@@ -383,6 +394,10 @@ export class SqliteRepository implements Repository {
     return jobOps.leaseNextJob(this.db, req);
   }
 
+  leaseNextJobs(req: LeaseBatchRequest): Promise<JobRow[]> {
+    return jobOps.leaseNextJobs(this.db, req);
+  }
+
   leaseJob(jobId: string, req: LeaseRequest): Promise<JobRow | null> {
     return jobOps.leaseJob(this.db, jobId, req);
   }
@@ -393,6 +408,19 @@ export class SqliteRepository implements Repository {
 
   completeJob(jobId: string, fence: string, result: JobResult, now: number): Promise<JobRow | null> {
     return jobOps.completeJob(this.db, jobId, fence, result, now);
+  }
+
+  async completeAndCreditJob(
+    jobId: string,
+    fence: string,
+    result: JobResult,
+    now: number,
+    credit: CreditRequest | null,
+  ): Promise<{ job: JobRow; credit: CreditOutcome | null } | null> {
+    return this.write(() => {
+      const job = jobOps.completeRunning(this.db, jobId, fence, result, now);
+      return job ? { job, credit: credit ? this.creditNow(credit) : null } : null;
+    });
   }
 
   failAttempt(
@@ -433,6 +461,7 @@ export class SqliteRepository implements Repository {
 
   async setPrice(row: PriceRow): Promise<void> {
     const price = ledger.checkPrice(row);
+    this.#prices.delete(price.modelId);
     this.db
       .insert(prices)
       .values(price)
@@ -444,8 +473,10 @@ export class SqliteRepository implements Repository {
   }
 
   async getPrice(modelId: string): Promise<PriceRow | null> {
-    const row = this.hot.price.get({ modelId });
-    return row ? rows.toPrice(row) : null;
+    return this.#prices.getSync(modelId, () => {
+      const row = this.hot.price.get({ modelId });
+      return row ? rows.toPrice(row) : null;
+    });
   }
 
   async listPrices(): Promise<PriceRow[]> {
@@ -456,16 +487,19 @@ export class SqliteRepository implements Repository {
     return this.db.insert(earningsLedger).values(entry).onConflictDoNothing().returning({ jobId: earningsLedger.jobId }).all().length > 0;
   }
 
-  async creditJob(entry: Omit<LedgerEntry, "ownerId">, apiKeyId: string | null): Promise<"credited" | "already_credited" | "quarantined"> {
+  async creditJob(entry: Omit<LedgerEntry, "ownerId">, apiKeyId: string | null): Promise<CreditOutcome> {
+    return this.write(() => this.creditNow({ entry, apiKeyId }));
+  }
+
+  /** creditJob's statements, inside the caller's transaction. */
+  private creditNow({ entry, apiKeyId }: CreditRequest): CreditOutcome {
     const hot = this.hot;
-    return this.write(() => {
-      const worker = hot.worker.get({ nodeId: entry.nodeId });
-      if (worker?.quarantinedAt != null) return "quarantined";
-      if (hot.credit.all({ ...entry, ownerId: worker?.ownerId ?? null }).length === 0) return "already_credited";
-      if (apiKeyId !== null)
-        hot.keyUsage.run({ id: apiKeyId, prompt: entry.promptTokens, completion: entry.completionTokens, cost: entry.amountMicros });
-      return "credited";
-    });
+    const worker = hot.worker.get({ nodeId: entry.nodeId });
+    if (worker?.quarantinedAt != null) return "quarantined";
+    if (hot.credit.all({ ...entry, ownerId: worker?.ownerId ?? null }).length === 0) return "already_credited";
+    if (apiKeyId !== null)
+      hot.keyUsage.run({ id: apiKeyId, prompt: entry.promptTokens, completion: entry.completionTokens, cost: entry.amountMicros });
+    return "credited";
   }
 
   async ledgerTotals(filter: LedgerFilter): Promise<LedgerTotals> {

@@ -1,7 +1,7 @@
 // Crediting completed jobs to the ledger exactly once, and a contributor's earnings per period.
 import type { Earnings } from "@gogrid/protocol";
 import { checkTzOffset } from "../db/ledger-query.ts";
-import type { JobRow, LedgerFilter, Repository } from "../db/repository.ts";
+import type { CreditRequest, JobRow, LedgerFilter, Repository } from "../db/repository.ts";
 import { CURRENCY, formatAmount, priceMicros } from "./pricing.ts";
 
 const MINUTE = 60_000;
@@ -50,18 +50,36 @@ export async function creditCompletedJob(
 ): Promise<CreditResult> {
   const stored = completed?.id === job.id ? completed : await repo.getJob(job.id);
   if (!stored) return { credited: false, amountMicros: 0, reason: "unknown_job" };
-  if (stored.status !== "completed") return { credited: false, amountMicros: 0, reason: "not_completed" };
-  const completionTokens = stored.completionTokens ?? 0;
-  if (!(completionTokens > 0)) return { credited: false, amountMicros: 0, reason: "no_output" };
-  if (stored.workerId !== null && stored.workerId !== nodeId) return { credited: false, amountMicros: 0, reason: "other_worker" };
-  if (stored.purpose !== "client") return { credited: false, amountMicros: 0, reason: "not_client_job" };
-  const promptTokens = Math.max(0, stored.promptTokens ?? 0);
-
-  const amountMicros = priceMicros(await repo.getPrice(stored.model), promptTokens, completionTokens);
-  const entry = { jobId: stored.id, nodeId, model: stored.model, promptTokens, completionTokens, amountMicros, at: now };
-  const outcome = await repo.creditJob(entry, stored.apiKeyId);
+  const plan = await planCredit(repo, stored, nodeId, now);
+  if ("reason" in plan) return { credited: false, amountMicros: 0, reason: plan.reason };
+  const outcome = await repo.creditJob(plan.entry, plan.apiKeyId);
   if (outcome !== "credited") return { credited: false, amountMicros: 0, reason: outcome };
-  return { credited: true, amountMicros };
+  return { credited: true, amountMicros: plan.entry.amountMicros };
+}
+
+/**
+ * The rules of creditCompletedJob, on the job as it is (or, for completeAndCreditJob, as it will
+ * be once completed): the credit it earns, or why it earns none. The price is read here
+ * (Repository.getPrice); whether the worker is quarantined or the job already credited is the
+ * ledger write's to find.
+ */
+export async function planCredit(
+  repo: Repository,
+  job: Pick<JobRow, "id" | "status" | "model" | "purpose" | "apiKeyId" | "workerId" | "promptTokens" | "completionTokens">,
+  nodeId: string,
+  now: number,
+): Promise<CreditRequest | { reason: NoCreditReason }> {
+  if (job.status !== "completed") return { reason: "not_completed" };
+  const completionTokens = job.completionTokens ?? 0;
+  if (!(completionTokens > 0)) return { reason: "no_output" };
+  if (job.workerId !== null && job.workerId !== nodeId) return { reason: "other_worker" };
+  if (job.purpose !== "client") return { reason: "not_client_job" };
+  const promptTokens = Math.max(0, job.promptTokens ?? 0);
+  const amountMicros = priceMicros(await repo.getPrice(job.model), promptTokens, completionTokens);
+  return {
+    entry: { jobId: job.id, nodeId, model: job.model, promptTokens, completionTokens, amountMicros, at: now },
+    apiKeyId: job.apiKeyId,
+  };
 }
 
 /** Start (epoch ms) of each period, in a time zone `tzOffsetMinutes` east of UTC. */

@@ -14,7 +14,7 @@ import {
   type WorkerToCoordinator,
 } from "@gogrid/protocol";
 import type { JobRow, Repository } from "../db/repository.ts";
-import { creditCompletedJob } from "../earnings/ledger.ts";
+import { planCredit } from "../earnings/ledger.ts";
 import type { EarningsCache } from "../earnings/summary-cache.ts";
 import type { Bus } from "../jobs/bus.ts";
 import { splitForBus } from "../jobs/bus.ts";
@@ -70,6 +70,8 @@ interface Attempt {
   text: string;
   lastExtend: number;
   timer: ReturnType<typeof setTimeout>;
+  /** What crediting the job needs from its row (none of it changes after submission). */
+  credit: Pick<JobRow, "model" | "purpose" | "apiKeyId">;
 }
 
 const HANDSHAKE_MS = 15_000;
@@ -304,25 +306,33 @@ export class WorkerSession implements WorkerSlot {
     const a = this.take(m.job_id, m.fence);
     if (!a) return; // a result for an attempt that is no longer ours: fenced out
     if (m.status === "completed") {
-      const done = await this.ctx.repo.completeJob(
-        a.jobId,
-        a.fence,
-        {
-          text: m.text ?? a.text,
-          finishReason: m.finish_reason ?? "stop",
-          promptTokens: m.usage.prompt_tokens,
-          completionTokens: m.usage.completion_tokens,
-        },
-        this.ctx.now(),
+      const now = this.ctx.now();
+      const result = {
+        text: m.text ?? a.text,
+        finishReason: m.finish_reason ?? "stop",
+        promptTokens: m.usage.prompt_tokens,
+        completionTokens: m.usage.completion_tokens,
+      };
+      // the credit the job earns once completed (earnings/ledger.ts rules), written with the
+      // completion in one step: credited exactly once (the ledger's key is the job id), never a
+      // completed job without its credit
+      const plan = await planCredit(
+        this.ctx.repo,
+        { id: a.jobId, status: "completed", workerId: this.nodeId, ...a.credit, ...result },
+        this.nodeId,
+        now,
       );
+      const done = await this.ctx.repo.completeAndCreditJob(a.jobId, a.fence, result, now, "entry" in plan ? plan : null);
       if (done) {
-        // credited exactly once: the ledger's key is the job id; a failed try is retried in the background
         this.ctx.metrics?.tokens(m.usage.prompt_tokens, m.usage.completion_tokens);
-        if (!(await this.credit(a.jobId, false, done))) void this.creditLater(a.jobId);
+        if (done.credit === "credited" && "entry" in plan) {
+          this.ctx.earnings.credited(this.nodeId, plan.entry.amountMicros, now);
+          this.ctx.metrics?.credited(plan.entry.amountMicros);
+        }
         // not awaited (the NOTIFY to other instances is a round trip): waiters here hear it at
         // once, those elsewhere by NOTIFY or, if that is lost, by their sweep
         this.ctx.bus
-          .publish({ kind: "job_finished", jobId: a.jobId, job: done })
+          .publish({ kind: "job_finished", jobId: a.jobId, job: done.job })
           .catch((e: Error) => this.ctx.log("warn", `job ${a.jobId}: other instances were not told it finished: ${e.message}`));
       }
     } else if (m.status === "failed") {
@@ -332,38 +342,6 @@ export class WorkerSession implements WorkerSlot {
       await this.endAttempt(a, { code: "worker_cancelled", message: "the worker stopped the attempt" }, 0);
     }
     this.ctx.trigger();
-  }
-
-  /**
-   * Credits a completed job; false on a database error. The call is idempotent, so creditLater
-   * retries it for about two minutes instead of leaving the job unpaid (found by `bun run soak
-   * --only pg-restart`: jobs completed just before Postgres went away were never credited).
-   */
-  private async credit(jobId: string, last = false, completed?: JobRow): Promise<boolean> {
-    try {
-      const now = this.ctx.now();
-      const credit = await creditCompletedJob(this.ctx.repo, { id: jobId }, this.nodeId, now, completed);
-      if (credit.credited) {
-        this.ctx.earnings.credited(this.nodeId, credit.amountMicros, now);
-        this.ctx.metrics?.credited(credit.amountMicros);
-      }
-      return true;
-    } catch (e) {
-      this.ctx.log(
-        last ? "error" : "warn",
-        `job ${jobId}: crediting failed${last ? ", giving up" : ", retrying"}: ${(e as Error).message}`,
-      );
-      return false;
-    }
-  }
-
-  private async creditLater(jobId: string): Promise<void> {
-    const giveUp = this.ctx.now() + 120_000;
-    for (let wait = 200; ; wait = Math.min(wait * 2, 5_000)) {
-      await Bun.sleep(wait);
-      const last = this.ctx.now() + wait > giveUp;
-      if ((await this.credit(jobId, last)) || last) return;
-    }
   }
 
   private take(jobId: string, fence: string): Attempt | null {
@@ -391,10 +369,10 @@ export class WorkerSession implements WorkerSlot {
 
   /** WorkerSlot: send one attempt of a job to this worker. */
   async assign(job: JobRow): Promise<void> {
-    const model = await this.ctx.repo.getModel(job.model);
     const req = job.request as unknown as JobRequest;
     const fence = job.fence as string;
     const timer = setTimeout(() => void this.timeout(job.id, fence), job.timeoutMs);
+    // counted before anything is awaited: the scheduler, leasing on, sees this slot's load at once
     this.attempts.set(job.id, {
       jobId: job.id,
       fence,
@@ -404,7 +382,16 @@ export class WorkerSession implements WorkerSlot {
       text: "",
       lastExtend: this.ctx.now(),
       timer,
+      credit: { model: job.model, purpose: job.purpose, apiKeyId: job.apiKeyId },
     });
+    let model: Awaited<ReturnType<Repository["getModel"]>>;
+    try {
+      model = await this.ctx.repo.getModel(job.model);
+    } catch (error) {
+      this.take(job.id, fence); // not sent: the lease runs out and the job is queued again
+      throw error;
+    }
+    if (this.attempts.get(job.id)?.fence !== fence) return; // cancelled or timed out meanwhile
     this.send({
       type: "job_assignment",
       job_id: job.id,

@@ -32,10 +32,10 @@ async function setup() {
   let placedChecks = 0;
   const counted = new Proxy(repo, {
     get(target, prop, receiver) {
-      if (prop === "leaseNextJob") {
-        return (...a: Parameters<Repository["leaseNextJob"]>) => {
+      if (prop === "leaseNextJobs") {
+        return (...a: Parameters<Repository["leaseNextJobs"]>) => {
           leases++;
-          return target.leaseNextJob(...a);
+          return target.leaseNextJobs(...a);
         };
       }
       if (prop === "hasPlacedJobs") {
@@ -87,6 +87,25 @@ test("workers with nothing cached yet: each job takes one lease statement, no em
   expect(slots.flatMap((s) => s.got.map((j) => j.id)).sort()).toEqual(["a", "b"]);
   expect(leases() - before.leases).toBe(2);
   expect(placedChecks() - before.placed).toBe(0);
+  scheduler.close();
+  await repo.close();
+});
+
+test("jobs waiting together are leased several per statement, shared among the free slots within their capacity", async () => {
+  const { repo, bus, slots, scheduler, enqueue, leases } = await setup();
+  await scheduler.tick(); // the queue is empty: the hint is cleared
+  await settle();
+  const ids = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
+  for (const id of ids) await enqueue(id);
+  const before = leases();
+  for (const _ of ids) void bus.publish({ kind: "job_available" });
+  await settle();
+  // 2 slots of 4: 8 leased, in fewer statements than jobs, 4 each; 2 wait for a slot to free
+  expect(slots.map((s) => s.got.length)).toEqual([4, 4]);
+  expect(leases() - before).toBeLessThan(8);
+  expect(await repo.countJobs("queued")).toBe(2);
+  const fences = slots.flatMap((s) => s.got.map((j) => j.fence));
+  expect(new Set(fences).size).toBe(8);
   scheduler.close();
   await repo.close();
 });

@@ -27,6 +27,9 @@ export interface SchedulerOptions {
   modelsTtlMs?: number;
 }
 
+/** Most jobs leased for one slot in one statement. */
+export const LEASE_BATCH = 32;
+
 export function retryDelay(attempts: number, baseMs: number): number {
   return baseMs * 2 ** Math.max(0, Math.min(attempts - 1, 16));
 }
@@ -153,7 +156,7 @@ export class Scheduler {
             (this.lastLeased.get(a) ?? 0) - (this.lastLeased.get(b) ?? 0),
         );
       if (free.length === 0) return; // the hint stays: jobs may still wait for a slot
-      let placed = false;
+      let placedJobs = 0;
       // cached models first (no download), then anything the worker can fetch
       for (const cached of [true, false]) {
         for (const slot of free) {
@@ -162,44 +165,53 @@ export class Scheduler {
           if (models.length === 0) continue; // nothing cached (yet): no lease to ask for, nothing to learn
           const key = `${cls}\n${cached ? models.join("\n") : "*"}`;
           if (!exhaustive && empty.has(key)) continue;
-          const job = await this.repo.leaseNextJob({
+          // several jobs in one statement when several wait: the jobs said to wait shared among
+          // the free slots, as many as this slot has room for (at most LEASE_BATCH)
+          const room = slot.capacity - slot.running;
+          const n = Math.max(1, Math.min(room, LEASE_BATCH, Math.ceil(this.pending / free.length)));
+          const leased = await this.repo.leaseNextJobs({
             workerId: slot.nodeId,
             models,
             now: this.now(),
             leaseMs: this.options.leaseMs,
-            fence: crypto.randomUUID(),
+            fences: Array.from({ length: n }, () => crypto.randomUUID()),
             workerClass: cls,
           });
-          if (!job) {
+          if (leased.length < n) {
+            // nothing (more) for this pair: as an empty lease
             if (!exhaustive && empty.size === 0 && (await this.repo.hasPlacedJobs(this.now()))) exhaustive = true;
             empty.add(key);
-            continue;
+            if (leased.length === 0) continue;
           }
-          this.options.metrics?.attempt("attempt_started");
-          if (job.attempts === 1) this.options.metrics?.jobStarted(this.now() - job.createdAt);
-          // a send that fails (socket or database gone, shutdown) is not lost: the lease runs out
-          // and the job is queued again
-          Promise.resolve(slot.assign(job)).catch(() => {});
+          for (const job of leased) {
+            this.options.metrics?.attempt("attempt_started");
+            if (job.attempts === 1) this.options.metrics?.jobStarted(this.now() - job.createdAt);
+            // a send that fails (socket or database gone, shutdown) is not lost: the lease runs out
+            // and the job is queued again
+            Promise.resolve(slot.assign(job)).catch(() => {});
+          }
           // a first attempt's chunks say their attempt number themselves; a retry tells waiters to restart
-          if (job.attempts > 1) {
-            await this.bus.publish({
-              kind: "job_event",
-              jobId: job.id,
-              event: { type: "attempt", attempt: job.attempts, workerId: slot.nodeId },
-            });
+          for (const job of leased) {
+            if (job.attempts > 1) {
+              await this.bus.publish({
+                kind: "job_event",
+                jobId: job.id,
+                event: { type: "attempt", attempt: job.attempts, workerId: slot.nodeId },
+              });
+            }
           }
           this.lastLeased.set(slot, ++this.leases);
-          placed = true;
+          placedJobs = leased.length;
           break;
         }
-        if (placed) break;
+        if (placedJobs > 0) break;
       }
-      if (!placed) {
+      if (placedJobs === 0) {
         if (this.signals === signals) this.pending = 0;
         return;
       }
       if (!force) {
-        this.pending = Math.max(0, this.pending - 1);
+        this.pending = Math.max(0, this.pending - placedJobs);
         if (this.pending === 0) return;
       }
     }

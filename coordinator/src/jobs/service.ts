@@ -12,7 +12,7 @@ export interface JobServiceOptions {
   maxAttempts: number;
   timeoutMs: number;
   now?: () => number;
-  /** How long admission reuses the online-worker and queued-job counts and found models (default 1 s; 0 reads them per job). */
+  /** How long admission reuses the online-worker and queued-job counts (default 1 s; 0 reads them per job). */
   countsTtlMs?: number;
   /** Result verification's hook (AuditService.prepare): may pick the job for audit and adjust its request. */
   prepare?: (jobId: string, input: SubmitInput) => Promise<SubmitInput["request"]>;
@@ -53,7 +53,6 @@ export class JobService implements JobSubmitter {
   private readonly countsTtlMs: number;
   private online: { n: number; at: number } | null = null;
   private queued: { n: number; added: number; at: number } | null = null;
-  private readonly modelsSeen = new Map<string, number>();
 
   private async onBus(e: BusEvent): Promise<void> {
     if (e.kind === "job_event") {
@@ -100,18 +99,9 @@ export class JobService implements JobSubmitter {
     return n;
   }
 
-  /** Whether the model exists; a found model is trusted for `countsTtlMs` (a removal counts within it), a missing one is always re-read. */
+  /** Whether the model exists (the repository keeps found models for a second: db/lookup-cache.ts). */
   private async modelExists(id: string): Promise<boolean> {
-    const now = this.now();
-    const seen = this.modelsSeen.get(id);
-    if (seen !== undefined && now - seen < this.countsTtlMs) return true;
-    if ((await this.repo.getModel(id)) === null) {
-      this.modelsSeen.delete(id);
-      return false;
-    }
-    if (this.modelsSeen.size >= 1000) this.modelsSeen.clear();
-    this.modelsSeen.set(id, now);
-    return true;
+    return (await this.repo.getModel(id)) !== null;
   }
 
   /**

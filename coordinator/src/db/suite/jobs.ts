@@ -88,6 +88,55 @@ export function jobTests(ctx: SuiteContext): void {
     expect((await repo.getJob("a1"))?.status).toBe("queued");
   });
 
+  test("leaseNextJobs: the best jobs across models in one step, the i-th with the i-th fence, fewer when fewer qualify", async () => {
+    const repo = ctx.repo();
+    await repo.enqueueJob(newJob("a-low", 1, { model: "a" }));
+    await repo.enqueueJob(newJob("b-high", 5, { model: "b", priority: 3 }));
+    await repo.enqueueJob(newJob("c-mid-old", 2, { model: "c", priority: 1 }));
+    await repo.enqueueJob(newJob("a-mid-new", 3, { model: "a", priority: 1 }));
+    for (const id of ["b-tie-1", "a-tie-2", "c-tie-3"]) await repo.enqueueJob(newJob(id, 4, { model: id[0] as string, priority: -1 }));
+    await repo.enqueueJob(newJob("d-other", 0, { model: "d", priority: 9 }));
+    await repo.enqueueJob(newJob("a-later", 50, { model: "a", priority: 9 }));
+    await repo.enqueueJob(newJob("a-pinned", 1, { model: "a", priority: 9, targetWorker: "w2" }));
+    const { fence: _f, ...req } = lease("w1", 10, ["a", "b", "c", "a"], 5_000);
+    expect(await repo.leaseNextJobs({ ...req, fences: [] })).toEqual([]);
+    expect(await repo.leaseNextJobs({ ...req, models: [], fences: ["x"] })).toEqual([]);
+
+    const first = await repo.leaseNextJobs({ ...req, fences: ["f1", "f2", "f3"] });
+    expect(first.map((j) => [j.id, j.fence])).toEqual([
+      ["b-high", "f1"],
+      ["c-mid-old", "f2"],
+      ["a-mid-new", "f3"],
+    ]);
+    for (const job of first) {
+      expect(job).toMatchObject({ status: "running", attempts: 1, workerId: "w1", leaseExpiresAt: 5_010, startedAt: 10 });
+      expect(await repo.getJob(job.id)).toEqual(job);
+      expect(await repo.listAttempts(job.id)).toEqual([
+        {
+          jobId: job.id,
+          attempt: 1,
+          workerId: "w1",
+          fence: job.fence as string,
+          startedAt: 10,
+          endedAt: null,
+          outcome: "running",
+          error: null,
+        },
+      ]);
+    }
+    // four left for w1 (not d's, not one before its availableAt, not one pinned to w2): asked for six, given four
+    const rest = await repo.leaseNextJobs({ ...req, fences: ["g1", "g2", "g3", "g4", "g5", "g6"] });
+    expect(rest.map((j) => [j.id, j.fence])).toEqual([
+      ["a-low", "g1"],
+      ["b-tie-1", "g2"],
+      ["a-tie-2", "g3"],
+      ["c-tie-3", "g4"],
+    ]);
+    expect(await repo.leaseNextJobs({ ...req, fences: ["h1"] })).toEqual([]);
+    expect(await repo.countJobs("queued")).toBe(3);
+    expect((await repo.leaseNextJobs({ ...req, workerId: "w2", fences: ["p1", "p2"] })).map((j) => j.id)).toEqual(["a-pinned"]);
+  });
+
   test("lease: running, attempts+1, fence, lease end, holder, an attempt row; no second lease", async () => {
     const repo = ctx.repo();
     await repo.enqueueJob(newJob("j1", 100));

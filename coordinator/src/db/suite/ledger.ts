@@ -1,7 +1,7 @@
 // Shared repository tests: prices, and the earnings ledger's totals, per-day groups and listing.
 import { expect, test } from "bun:test";
 import type { LedgerEntry } from "../repository.ts";
-import type { SuiteContext } from "./context.ts";
+import { lease, newJob, RESULT, type SuiteContext } from "./context.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -55,6 +55,79 @@ export function ledgerTests(ctx: SuiteContext): void {
     expect(await repo.creditJob({ ...entry, jobId: "j4", nodeId: "bad" }, "k1")).toBe("quarantined");
     expect(await repo.listLedger({ nodeId: "bad" })).toEqual([]);
     expect(await repo.findApiKeyByHash("h1")).toEqual(usage);
+  });
+
+  test("completeAndCreditJob: completes and credits in one step; a stale fence does neither; a failing credit undoes the completion", async () => {
+    const repo = ctx.repo();
+    await repo.createWorker({ nodeId: "n1", clientId: null, name: null, ownerId: "alice" }, 1);
+    await repo.createWorker({ nodeId: "bad", clientId: null, name: null, ownerId: "mallory" }, 1);
+    await repo.createApiKey({ id: "k1", keyHash: "h1", name: "k", createdAt: 1 });
+    for (const id of ["j1", "j2", "j3", "j4", "j5"]) await repo.enqueueJob(newJob(id, 1, { apiKeyId: "k1" }));
+    const held = new Map<string, string>();
+    for (const [id, node] of [
+      ["j1", "n1"],
+      ["j2", "n1"],
+      ["j3", "n1"],
+      ["j4", "bad"],
+      ["j5", "n1"],
+    ] as const) {
+      held.set(id, (await repo.leaseJob(id, lease(node, 5)))?.fence as string);
+    }
+    const credit = (jobId: string, nodeId = "n1") => ({
+      entry: {
+        jobId,
+        nodeId,
+        model: "m1",
+        promptTokens: RESULT.promptTokens,
+        completionTokens: RESULT.completionTokens,
+        amountMicros: 40,
+        at: 9,
+      },
+      apiKeyId: "k1",
+    });
+    const usage = async () => {
+      const k = await repo.findApiKeyByHash("h1");
+      return [k?.promptTokens, k?.completionTokens, k?.costMicros];
+    };
+
+    expect(await repo.completeAndCreditJob("j1", "stale", RESULT, 9, credit("j1"))).toBeNull();
+    expect(await repo.getJob("j1")).toMatchObject({ status: "running", fence: held.get("j1") });
+    expect(await repo.listLedger({})).toEqual([]);
+
+    const done = await repo.completeAndCreditJob("j1", held.get("j1")!, RESULT, 9, credit("j1"));
+    expect(done?.credit).toBe("credited");
+    expect(done?.job).toMatchObject({ id: "j1", status: "completed", resultText: RESULT.text, completionTokens: 4, finishedAt: 9 });
+    expect(await repo.getJob("j1")).toEqual(done!.job);
+    expect((await repo.listAttempts("j1"))[0]).toMatchObject({ outcome: "completed", endedAt: 9 });
+    expect(await repo.listLedger({})).toEqual([{ ...credit("j1").entry, ownerId: "alice" }]);
+    expect(await usage()).toEqual([5, 4, 40]);
+    // the same result again: completed already, nothing more
+    expect(await repo.completeAndCreditJob("j1", held.get("j1")!, RESULT, 10, credit("j1"))).toBeNull();
+    expect(await repo.listLedger({})).toHaveLength(1);
+
+    // no credit asked for; a job already in the ledger; a quarantined worker: completed, not credited (again)
+    expect(await repo.completeAndCreditJob("j2", held.get("j2")!, RESULT, 9, null)).toMatchObject({
+      job: { status: "completed" },
+      credit: null,
+    });
+    expect(await repo.creditJob({ ...credit("j3").entry, amountMicros: 1 }, null)).toBe("credited");
+    expect((await repo.completeAndCreditJob("j3", held.get("j3")!, RESULT, 9, credit("j3")))?.credit).toBe("already_credited");
+    await repo.recordTrust("bad", { matches: 0, mismatches: 20 }, { score: () => 0, threshold: 0.7 }, "cheater", 8);
+    const quarantined = await repo.completeAndCreditJob("j4", held.get("j4")!, RESULT, 9, credit("j4", "bad"));
+    expect(quarantined).toMatchObject({ job: { status: "completed" }, credit: "quarantined" });
+    expect((await repo.listLedger({})).map((e) => [e.jobId, e.amountMicros])).toEqual([
+      ["j3", 1],
+      ["j1", 40],
+    ]);
+    expect(await usage()).toEqual([5, 4, 40]);
+
+    // the ledger refuses the entry (no model): the job stays running, its attempt open, nothing credited
+    const broken = { ...credit("j5"), entry: { ...credit("j5").entry, model: null as unknown as string } };
+    await expect(repo.completeAndCreditJob("j5", held.get("j5")!, RESULT, 9, broken)).rejects.toThrow();
+    expect(await repo.getJob("j5")).toMatchObject({ status: "running", fence: held.get("j5"), resultText: null });
+    expect((await repo.listAttempts("j5"))[0]).toMatchObject({ outcome: "running", endedAt: null });
+    expect(await repo.listLedger({ nodeId: "n1" })).toHaveLength(2);
+    expect(await usage()).toEqual([5, 4, 40]);
   });
 
   test("prices: set inserts or replaces, get, list by model id; invalid rates are refused", async () => {
