@@ -23,7 +23,13 @@ function fakeStatement(opts: { hold?: boolean; bad?: number } = {}) {
       }),
     );
   };
-  return { batches, run, release: () => held.splice(0).forEach((f) => f()) };
+  return {
+    batches,
+    run,
+    release: () => {
+      for (const f of held.splice(0)) f();
+    },
+  };
 }
 
 const turn = () => new Promise((r) => setImmediate(r));

@@ -59,7 +59,7 @@ export class StatementBatcher<I, R> {
       this.statements++;
       const results = await this.run(batch.map((p) => p.item));
       if (results.length !== batch.length) throw new Error(`a batched statement answered ${results.length} of ${batch.length} calls`);
-      batch.forEach((p, i) => p.resolve(results[i] as R));
+      for (const [i, p] of batch.entries()) p.resolve(results[i] as R);
     } catch (error) {
       if (batch.length === 1) {
         batch[0]?.reject(error);
