@@ -35,7 +35,7 @@ import type {
   WorkerRow,
 } from "./repository.ts";
 import * as rows from "./rows.ts";
-import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, models, prices, workers } from "./schema-pg.ts";
+import { apiKeys, certificates, earningsLedger, enrolmentTokens, jobs, metricSamples, models, prices, workers } from "./schema-pg.ts";
 import { uncreditedPg } from "./uncredited.ts";
 import { redactUrl } from "./url.ts";
 
@@ -252,6 +252,13 @@ export class PgRepository implements Repository {
 
   getJob(id: string): Promise<JobRow | null> {
     return this.hot.getJob(id);
+  }
+
+  async getJobs(ids: readonly string[]): Promise<JobRow[]> {
+    const out: JobRow[] = [];
+    for (const chunk of rows.chunks([...new Set(ids)], rows.INSERT_CHUNK))
+      out.push(...(await this.db.select().from(jobs).where(inArray(jobs.id, chunk))).map(rows.toJob));
+    return out;
   }
 
   listJobs(filter: JobFilter = {}): Promise<JobRow[]> {

@@ -342,6 +342,8 @@ export interface Repository {
   // jobs
   enqueueJob(job: NewJob): Promise<JobRow>;
   getJob(id: string): Promise<JobRow | null>;
+  /** The jobs of these ids that exist, in no particular order (the sweeps' one query instead of one per job). */
+  getJobs(ids: readonly string[]): Promise<JobRow[]>;
   listJobs(filter?: JobFilter): Promise<JobRow[]>;
   /** Completed client jobs missing from the ledger (the reconciler credits them; see earnings/reconcile.ts). */
   uncreditedJobs(q: UncreditedQuery): Promise<UncreditedJob[]>;

@@ -182,6 +182,7 @@ describe("SqliteRepository with group commit", () => {
       getModel: () => repo.getModel("m"),
       listModels: () => repo.listModels(),
       getJob: () => repo.getJob("j"),
+      getJobs: () => repo.getJobs(["j", "x"]),
       listJobs: () => repo.listJobs(),
       uncreditedJobs: () => repo.uncreditedJobs({ since: 0, until: Date.now(), limit: 10 }),
       listAttempts: () => repo.listAttempts("j"),

@@ -33,7 +33,7 @@ import type {
   WorkerRow,
 } from "./repository.ts";
 import * as rows from "./rows.ts";
-import { apiKeys, certificates, earningsLedger, enrolmentTokens, metricSamples, models, prices, workers } from "./schema-sqlite.ts";
+import { apiKeys, certificates, earningsLedger, enrolmentTokens, jobs, metricSamples, models, prices, workers } from "./schema-sqlite.ts";
 import * as auditOps from "./sqlite-audits.ts";
 import { Checkpointer, type CheckpointerOptions } from "./sqlite-checkpoint.ts";
 import { GroupCommit } from "./sqlite-group-commit.ts";
@@ -133,6 +133,7 @@ export const SQLITE_READS = [
   "getModel",
   "listModels",
   "getJob",
+  "getJobs",
   "listJobs",
   "uncreditedJobs",
   "listAttempts",
@@ -380,6 +381,13 @@ export class SqliteRepository implements Repository {
 
   getJob(id: string): Promise<JobRow | null> {
     return jobOps.getJob(this.db, id);
+  }
+
+  async getJobs(ids: readonly string[]): Promise<JobRow[]> {
+    return rows
+      .chunks([...new Set(ids)], rows.INSERT_CHUNK)
+      .flatMap((chunk) => this.db.select().from(jobs).where(inArray(jobs.id, chunk)).all())
+      .map(rows.toJob);
   }
 
   listJobs(filter: JobFilter = {}): Promise<JobRow[]> {

@@ -154,15 +154,17 @@ export class Gateway {
     if (sessions.length === 0) return;
     // one query for all (revokeWorker revokes a node's certificates with the node), not one per worker
     const revoked = new Set((await repo.listRevokedCertificates()).map((c) => c.nodeId));
+    const live: WorkerSession[] = [];
     for (const s of sessions) {
-      if (revoked.has(s.nodeId)) {
-        s.kick(4001, "this worker's certificate was revoked");
-        continue;
-      }
-      for (const a of [...s.attempts.values()]) {
-        const job = await repo.getJob(a.jobId);
-        if (job?.status === "cancelled") s.cancelAttempt(a.jobId, a.fence, "operator");
-      }
+      if (revoked.has(s.nodeId)) s.kick(4001, "this worker's certificate was revoked");
+      else live.push(s);
+    }
+    // the running attempts' jobs in one query, not one per attempt
+    const cancelled = new Set(
+      (await repo.getJobs(live.flatMap((s) => [...s.attempts.keys()]))).filter((j) => j.status === "cancelled").map((j) => j.id),
+    );
+    for (const s of live) {
+      for (const a of [...s.attempts.values()]) if (cancelled.has(a.jobId)) s.cancelAttempt(a.jobId, a.fence, "operator");
     }
   }
 

@@ -74,3 +74,25 @@ test("a removed model is refused within the cache time (404 model_not_found); an
   jobs.close();
   await repo.close();
 });
+
+test("sweep: waiters whose job ended without an event (another process) are settled, in one query for all", async () => {
+  const { repo, jobs } = await setup(100);
+  await repo.createWorker({ nodeId: "w1", clientId: null, name: null, ownerId: null }, 1);
+  await repo.updateWorker("w1", { status: "idle" });
+  const submitted = await Promise.all(Array.from({ length: 5 }, () => jobs.submit(input)));
+  // gogrid-admin cancels two from its own process: no bus event reaches this instance
+  for (const s of submitted.slice(0, 2)) await repo.cancelJob(s.id, 2_000);
+  let queries = 0;
+  const getJobs = repo.getJobs.bind(repo);
+  repo.getJobs = (ids) => {
+    queries++;
+    return getJobs(ids);
+  };
+  await jobs.sweep();
+  expect(queries).toBe(1);
+  for (const s of submitted.slice(0, 2)) expect((await s.result).status).toBe("cancelled");
+  const open = await Promise.race([submitted[2]!.result.then(() => "settled"), Bun.sleep(20).then(() => "open")]);
+  expect(open).toBe("open");
+  jobs.close();
+  await repo.close();
+});

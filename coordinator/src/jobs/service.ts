@@ -166,9 +166,9 @@ export class JobService implements JobSubmitter {
    * change made by gogrid-admin from another process).
    */
   async sweep(): Promise<void> {
-    for (const [id, watch] of [...this.watches]) {
-      const job = await this.repo.getJob(id);
-      if (job && FINAL.has(job.status)) this.settle(watch, job);
+    for (const job of await this.repo.getJobs([...this.watches.keys()])) {
+      const watch = this.watches.get(job.id);
+      if (watch && FINAL.has(job.status)) this.settle(watch, job);
     }
   }
 

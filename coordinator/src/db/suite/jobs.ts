@@ -40,6 +40,16 @@ export function jobTests(ctx: SuiteContext): void {
     await expect(repo.enqueueJob(newJob("j1", 2_000))).rejects.toThrow();
   });
 
+  test("getJobs: the rows of the ids that exist, duplicates once, beyond one chunk of ids", async () => {
+    const repo = ctx.repo();
+    for (const id of ["g1", "g2", "g3"]) await repo.enqueueJob(newJob(id, 1));
+    expect(await repo.getJobs([])).toEqual([]);
+    const ids = ["g3", "nope", "g1", "g3", ...Array.from({ length: 1_200 }, (_, i) => `missing-${i}`), "g2"];
+    const found = await repo.getJobs(ids);
+    expect(found.map((j) => j.id).sort()).toEqual(["g1", "g2", "g3"]);
+    expect(found.find((j) => j.id === "g2")).toEqual((await repo.getJob("g2"))!);
+  });
+
   test("leaseNextJob: highest priority first, then oldest, then insertion order within one millisecond", async () => {
     const repo = ctx.repo();
     await repo.enqueueJob(newJob("low-old", 1));
