@@ -72,6 +72,8 @@ interface Attempt {
   timer: ReturnType<typeof setTimeout>;
   /** What crediting the job needs from its row (none of it changes after submission). */
   credit: Pick<JobRow, "model" | "purpose" | "apiKeyId">;
+  /** The instance the job was submitted through (whose client waits for its chunks). */
+  origin: string | null;
 }
 
 const HANDSHAKE_MS = 15_000;
@@ -286,9 +288,14 @@ export class WorkerSession implements WorkerSlot {
     a.text += m.text;
     // not awaited: the next chunk need not wait for other instances to be told (with Postgres, a
     // NOTIFY); events keep their order, and a lost one is made good by the final text
+    // a job submitted through this instance: its waiter is here, no other instance needs the chunk
+    const localOnly = a.origin === this.ctx.instanceId;
     for (const piece of splitForBus(m.text)) {
       this.ctx.bus
-        .publish({ kind: "job_event", jobId: a.jobId, event: { type: "chunk", attempt: a.attempt, seq: a.nextSeqOut++, text: piece } })
+        .publish(
+          { kind: "job_event", jobId: a.jobId, event: { type: "chunk", attempt: a.attempt, seq: a.nextSeqOut++, text: piece } },
+          { localOnly },
+        )
         .catch((e: Error) => this.ctx.log("warn", `job ${a.jobId}: a chunk did not reach the other instances: ${e.message}`));
     }
     const now = this.ctx.now();
@@ -383,6 +390,7 @@ export class WorkerSession implements WorkerSlot {
       lastExtend: this.ctx.now(),
       timer,
       credit: { model: job.model, purpose: job.purpose, apiKeyId: job.apiKeyId },
+      origin: job.originInstance,
     });
     let model: Awaited<ReturnType<Repository["getModel"]>>;
     try {

@@ -66,6 +66,23 @@ describe("PgBus", () => {
     await b.close();
   });
 
+  test("a local-only event is heard in-process, in order with the others, and sent to no other instance", async () => {
+    const pg = fakePostgres();
+    const a = await PgBus.open(pg.client());
+    const b = await PgBus.open(pg.client());
+    const atA = heard(a);
+    const atB = heard(b);
+    await a.publish(chunk("j1", 0), { localOnly: true });
+    await a.publish({ kind: "job_available" });
+    await a.publish(chunk("j1", 1), { localOnly: true });
+    await Bun.sleep(5);
+    expect(atA).toEqual([chunk("j1", 0), { kind: "job_available" }, chunk("j1", 1)]);
+    expect(atB).toEqual([{ kind: "job_available" }]);
+    expect(pg.payloads.map((x) => JSON.parse(x).e)).toEqual([[{ kind: "job_available" }]]);
+    await a.close();
+    await b.close();
+  });
+
   test("events published while a NOTIFY is on its way go together in the next; payloads stay under the limit", async () => {
     const pg = fakePostgres();
     pg.slow(20);

@@ -31,8 +31,16 @@ export type WorkerPush =
 
 export type BusListener = (event: BusEvent) => void;
 
+export interface PublishOptions {
+  /**
+   * Only this instance's listeners need it (a chunk of a job whose client waits here): with
+   * Postgres no NOTIFY is sent, which the other instances would only have parsed and dropped.
+   */
+  localOnly?: boolean;
+}
+
 export interface Bus {
-  publish(event: BusEvent): Promise<void>;
+  publish(event: BusEvent, options?: PublishOptions): Promise<void>;
   subscribe(listener: BusListener): () => void;
   close(): Promise<void>;
 }
@@ -117,7 +125,11 @@ export class PgBus implements Bus {
   }
 
   /** Resolves once the other instances were sent the event (rejects when that NOTIFY failed). */
-  async publish(event: BusEvent): Promise<void> {
+  async publish(event: BusEvent, options: PublishOptions = {}): Promise<void> {
+    if (options.localOnly) {
+      queueMicrotask(() => this.deliver(event));
+      return;
+    }
     const json = JSON.stringify(event.kind === "job_finished" ? { kind: event.kind, jobId: event.jobId } : event);
     const bytes = Buffer.byteLength(json);
     if (bytes > MAX_PAYLOAD) throw new Error(`bus event too large for NOTIFY (${bytes} bytes)`);
