@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import OpenAI from "openai";
 import { type FreshPostgres, freshPostgresUrl, postgresTestsDisabled } from "../src/db/testing.ts";
+import { reconcileCredits } from "../src/earnings/reconcile.ts";
 import { parseExposition, value } from "../src/metrics/test-support.ts";
 import { addModel, apiKey, enrolmentToken, start, until } from "./harness.ts";
 import { type Behaviour, enrol, SimWorker } from "./sim-worker.ts";
@@ -116,6 +117,33 @@ for (const dialect of dialects) {
       expect(Number(ack.earnings.today)).toBeCloseTo((tokens * 2) / 1000, 6);
       expect(ack.earnings.total).toBe(ack.earnings.today);
       await c.repo.setPrice({ modelId: "stories260K", completionMicrosPer1k: 0, promptMicrosPer1k: 0 });
+    });
+
+    test("a price that cannot be read: the client still gets its answer, the job is completed and the reconciler credits it", async () => {
+      await c.repo.setPrice({ modelId: "stories260K", completionMicrosPer1k: 1_000_000, promptMicrosPer1k: 0 });
+      const getPrice = c.repo.getPrice.bind(c.repo);
+      let failed = 0;
+      c.repo.getPrice = async (modelId) => {
+        if (failed++ === 0) throw new Error("the database went away");
+        return getPrice(modelId);
+      };
+      try {
+        const w = await worker();
+        const r = await client.completions.create({ model: "stories260K", prompt: "pay me later", max_tokens: 8 });
+        const jobId = w.assignments.at(-1)?.job_id as string;
+        expect(r.choices[0]?.text.length).toBeGreaterThan(0);
+        expect((await c.repo.getJob(jobId))?.status).toBe("completed");
+        expect((await c.repo.listLedger({})).some((e) => e.jobId === jobId)).toBe(false);
+        expect(await reconcileCredits(c.repo, Date.now(), { settleMs: 0 })).toBe(1);
+        const entry = (await c.repo.listLedger({})).find((e) => e.jobId === jobId);
+        expect(entry).toMatchObject({
+          nodeId: w.id.nodeId,
+          amountMicros: Math.floor(((r.usage?.completion_tokens ?? 0) * 1_000_000) / 1000),
+        });
+      } finally {
+        c.repo.getPrice = getPrice;
+        await c.repo.setPrice({ modelId: "stories260K", completionMicrosPer1k: 0, promptMicrosPer1k: 0 });
+      }
     });
 
     test("/metrics after jobs: outcomes, tokens, queue wait, workers by state; /openapi/json documents the API", async () => {

@@ -19,12 +19,19 @@ export class FenceLog {
   watch(c: Coordinator): void {
     const repo = c.repo;
     const complete = repo.completeJob.bind(repo);
+    const completeAndCredit = repo.completeAndCreditJob.bind(repo);
     const extend = repo.extendLease.bind(repo);
     const fail = repo.failAttempt.bind(repo);
     repo.completeJob = async (jobId, fence, result, now) => {
       const ok = await complete(jobId, fence, result, now);
       (ok ? this.accepted : this.refused).set(fence, Date.now());
       return ok;
+    };
+    // the gateway completes (and credits) a result with this one
+    repo.completeAndCreditJob = async (jobId, fence, result, now, credit) => {
+      const done = await completeAndCredit(jobId, fence, result, now, credit);
+      (done ? this.accepted : this.refused).set(fence, Date.now());
+      return done;
     };
     repo.extendLease = async (jobId, fence, until) => {
       const ok = await extend(jobId, fence, until);

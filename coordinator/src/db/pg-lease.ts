@@ -282,9 +282,6 @@ export class PgHotPath {
       ),
     );
     // the completions of many jobs, each with its credit or none (c_node null), in one statement.
-    // `jobs.id = any(ids)` as well as the join, so the planner looks rows up by primary key even
-    // on a table it has no statistics for (the join alone let it walk the running jobs).
-    // the completions of many jobs, each with its credit or none (c_node null), in one statement.
     // `jobs.id = any(...)` as well as the join, so the planner looks rows up by primary key even
     // on a table it has no statistics for (the join alone let it walk the running jobs).
     const completeSql = (many: boolean) => sql`
@@ -345,7 +342,11 @@ export class PgHotPath {
     this.enqueues = new StatementBatcher<NewJob, JobRow>(async (batch) => {
       const found = await this.insertMany(enqueueParams(batch), batch.length);
       const byId = new Map(found.map((raw) => [raw.id as string, rows.toJob(jobFromRaw(raw))]));
-      return batch.map((j) => byId.get(j.id) as JobRow);
+      return batch.map((j) => {
+        const row = byId.get(j.id);
+        if (!row) throw new Error(`job ${j.id} was not inserted`);
+        return row;
+      });
     });
     this.get = db
       .select()

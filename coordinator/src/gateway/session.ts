@@ -321,20 +321,25 @@ export class WorkerSession implements WorkerSlot {
         completionTokens: m.usage.completion_tokens,
       };
       // the credit the job earns once completed (earnings/ledger.ts rules), written with the
-      // completion in one step: credited exactly once (the ledger's key is the job id), never a
-      // completed job without its credit
+      // completion in one step: credited exactly once (the ledger's key is the job id). If it
+      // cannot be worked out (the price not readable), the job completes without it and the
+      // reconciler (earnings/reconcile.ts) credits it within a minute.
       const plan = await planCredit(
         this.ctx.repo,
         { id: a.jobId, status: "completed", workerId: this.nodeId, ...a.credit, ...result },
         this.nodeId,
         now,
-      );
-      const done = await this.ctx.repo.completeAndCreditJob(a.jobId, a.fence, result, now, "entry" in plan ? plan : null);
+      ).catch((e: Error) => {
+        this.ctx.log("warn", `job ${a.jobId}: its credit is left to the reconciler: ${e.message}`);
+        return null;
+      });
+      const credit = plan && "entry" in plan ? plan : null;
+      const done = await this.ctx.repo.completeAndCreditJob(a.jobId, a.fence, result, now, credit);
       if (done) {
         this.ctx.metrics?.tokens(m.usage.prompt_tokens, m.usage.completion_tokens);
-        if (done.credit === "credited" && "entry" in plan) {
-          this.ctx.earnings.credited(this.nodeId, plan.entry.amountMicros, now);
-          this.ctx.metrics?.credited(plan.entry.amountMicros);
+        if (done.credit === "credited" && credit) {
+          this.ctx.earnings.credited(this.nodeId, credit.entry.amountMicros, now);
+          this.ctx.metrics?.credited(credit.entry.amountMicros);
         }
         // not awaited (the NOTIFY to other instances is a round trip): waiters here hear it at
         // once, those elsewhere by NOTIFY or, if that is lost, by their sweep

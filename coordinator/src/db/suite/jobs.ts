@@ -1,6 +1,17 @@
 // Shared repository tests: the durable job queue (ordering, leases, fencing, retries, expiry, cancel).
 import { expect, test } from "bun:test";
+import type { Repository } from "../repository.ts";
 import { lease, newJob, RESULT, type SuiteContext } from "./context.ts";
+
+/** Jobs of models a, b and c in one order across models (priority, age, insertion), and one of model d. */
+async function enqueueAcrossModels(repo: Repository): Promise<void> {
+  await repo.enqueueJob(newJob("a-low", 1, { model: "a" }));
+  await repo.enqueueJob(newJob("b-high", 5, { model: "b", priority: 3 }));
+  await repo.enqueueJob(newJob("c-mid-old", 2, { model: "c", priority: 1 }));
+  await repo.enqueueJob(newJob("a-mid-new", 3, { model: "a", priority: 1 }));
+  for (const id of ["b-tie-1", "a-tie-2", "c-tie-3"]) await repo.enqueueJob(newJob(id, 4, { model: id[0] as string, priority: -1 }));
+  await repo.enqueueJob(newJob("d-other", 0, { model: "d", priority: 9 }));
+}
 
 export function jobTests(ctx: SuiteContext): void {
   test("enqueue: defaults, JSON request round trip, getJob", async () => {
@@ -69,12 +80,7 @@ export function jobTests(ctx: SuiteContext): void {
 
   test("leaseNextJob over several models: one order across them (priority, age, insertion), each model's best asked for", async () => {
     const repo = ctx.repo();
-    await repo.enqueueJob(newJob("a-low", 1, { model: "a" }));
-    await repo.enqueueJob(newJob("b-high", 5, { model: "b", priority: 3 }));
-    await repo.enqueueJob(newJob("c-mid-old", 2, { model: "c", priority: 1 }));
-    await repo.enqueueJob(newJob("a-mid-new", 3, { model: "a", priority: 1 }));
-    for (const id of ["b-tie-1", "a-tie-2", "c-tie-3"]) await repo.enqueueJob(newJob(id, 4, { model: id[0] as string, priority: -1 }));
-    await repo.enqueueJob(newJob("d-other", 0, { model: "d", priority: 9 }));
+    await enqueueAcrossModels(repo);
     const order: string[] = [];
     for (;;) {
       const job = await repo.leaseNextJob(lease("w1", 10, ["a", "b", "c", "a"]));
@@ -100,12 +106,7 @@ export function jobTests(ctx: SuiteContext): void {
 
   test("leaseNextJobs: the best jobs across models in one step, the i-th with the i-th fence, fewer when fewer qualify", async () => {
     const repo = ctx.repo();
-    await repo.enqueueJob(newJob("a-low", 1, { model: "a" }));
-    await repo.enqueueJob(newJob("b-high", 5, { model: "b", priority: 3 }));
-    await repo.enqueueJob(newJob("c-mid-old", 2, { model: "c", priority: 1 }));
-    await repo.enqueueJob(newJob("a-mid-new", 3, { model: "a", priority: 1 }));
-    for (const id of ["b-tie-1", "a-tie-2", "c-tie-3"]) await repo.enqueueJob(newJob(id, 4, { model: id[0] as string, priority: -1 }));
-    await repo.enqueueJob(newJob("d-other", 0, { model: "d", priority: 9 }));
+    await enqueueAcrossModels(repo);
     await repo.enqueueJob(newJob("a-later", 50, { model: "a", priority: 9 }));
     await repo.enqueueJob(newJob("a-pinned", 1, { model: "a", priority: 9, targetWorker: "w2" }));
     const { fence: _f, ...req } = lease("w1", 10, ["a", "b", "c", "a"], 5_000);
