@@ -289,6 +289,12 @@ export interface TrustPolicy {
 
 export interface Repository {
   readonly dialect: "sqlite" | "postgres";
+  /**
+   * Most jobs the scheduler asks leaseNextJobs for at once: several where each statement is a
+   * round trip (Postgres), one where a lease costs microseconds (SQLite; there batches measured
+   * longer tails at 1,000 jobs/s).
+   */
+  readonly leaseBatchLimit: number;
 
   // workers
   createWorker(row: Pick<WorkerRow, "nodeId" | "clientId" | "name" | "ownerId">, now: number): Promise<WorkerRow>;

@@ -155,6 +155,7 @@ const READS: ReadonlySet<string> = new Set(SQLITE_READS);
 
 export class SqliteRepository implements Repository {
   readonly dialect = "sqlite" as const;
+  readonly leaseBatchLimit = 1;
   #closed = false;
 
   private readonly hot: ReturnType<typeof hotStatements>;

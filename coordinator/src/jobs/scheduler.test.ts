@@ -24,7 +24,7 @@ function slot(nodeId: string, capacity = 4): WorkerSlot & { got: JobRow[] } {
   };
 }
 
-async function setup() {
+async function setup(leaseBatchLimit?: number) {
   const repo = openSqliteRepository(":memory:");
   await repo.upsertModel({ id: "m1", source: "/m1.gguf", sha256: "0".repeat(64), sizeBytes: 1, contextLength: null, createdAt: 1 });
   for (const id of ["w1", "w2"]) await repo.createWorker({ nodeId: id, clientId: null, name: null, ownerId: null }, 1);
@@ -32,6 +32,7 @@ async function setup() {
   let placedChecks = 0;
   const counted = new Proxy(repo, {
     get(target, prop, receiver) {
+      if (prop === "leaseBatchLimit" && leaseBatchLimit !== undefined) return leaseBatchLimit;
       if (prop === "leaseNextJobs") {
         return (...a: Parameters<Repository["leaseNextJobs"]>) => {
           leases++;
@@ -91,8 +92,8 @@ test("workers with nothing cached yet: each job takes one lease statement, no em
   await repo.close();
 });
 
-test("jobs waiting together are leased several per statement, shared among the free slots within their capacity", async () => {
-  const { repo, bus, slots, scheduler, enqueue, leases } = await setup();
+test("jobs waiting together are leased several per statement (Postgres's limit), shared among the free slots within their capacity", async () => {
+  const { repo, bus, slots, scheduler, enqueue, leases } = await setup(32);
   await scheduler.tick(); // the queue is empty: the hint is cleared
   await settle();
   const ids = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
@@ -144,6 +145,22 @@ test("a quarantined worker's slot gets nothing, and gets jobs again as soon as i
   await bus.publish({ kind: "job_available" });
   await settle();
   expect(slots[0]?.got.map((j) => j.id)).toEqual(["y"]);
+  scheduler.close();
+  await repo.close();
+});
+
+test("with a lease batch limit of one (SQLite) each job takes its own lease statement", async () => {
+  const { repo, bus, slots, scheduler, enqueue, leases } = await setup();
+  expect(repo.leaseBatchLimit).toBe(1);
+  await scheduler.tick();
+  await settle();
+  const ids = ["a", "b", "c", "d", "e"];
+  for (const id of ids) await enqueue(id);
+  const before = leases();
+  for (const _ of ids) void bus.publish({ kind: "job_available" });
+  await settle();
+  expect(slots.flatMap((s) => s.got.map((j) => j.id)).sort()).toEqual(ids);
+  expect(leases() - before).toBe(5);
   scheduler.close();
   await repo.close();
 });

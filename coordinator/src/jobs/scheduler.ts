@@ -27,9 +27,6 @@ export interface SchedulerOptions {
   modelsTtlMs?: number;
 }
 
-/** Most jobs leased for one slot in one statement. */
-export const LEASE_BATCH = 32;
-
 export function retryDelay(attempts: number, baseMs: number): number {
   return baseMs * 2 ** Math.max(0, Math.min(attempts - 1, 16));
 }
@@ -166,9 +163,9 @@ export class Scheduler {
           const key = `${cls}\n${cached ? models.join("\n") : "*"}`;
           if (!exhaustive && empty.has(key)) continue;
           // several jobs in one statement when several wait: the jobs said to wait shared among
-          // the free slots, as many as this slot has room for (at most LEASE_BATCH)
+          // the free slots, as many as this slot has room for (at most the store's leaseBatchLimit)
           const room = slot.capacity - slot.running;
-          const n = Math.max(1, Math.min(room, LEASE_BATCH, Math.ceil(this.pending / free.length)));
+          const n = Math.max(1, Math.min(room, this.repo.leaseBatchLimit, Math.ceil(this.pending / free.length)));
           const leased = await this.repo.leaseNextJobs({
             workerId: slot.nodeId,
             models,
