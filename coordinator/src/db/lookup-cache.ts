@@ -4,6 +4,9 @@
 // its own process sees a change at once; a change made elsewhere (gogrid-admin, another
 // coordinator instance) is seen within `ttlMs`.
 
+/** Entries kept at most (then all are dropped): far more models than a grid serves. */
+const MAX_ENTRIES = 1000;
+
 interface Entry<V> {
   value: V;
   at: number;
@@ -21,8 +24,6 @@ export class LookupCache<V> {
   constructor(
     private readonly ttlMs = 1000,
     private readonly keep: (value: V) => boolean = () => true,
-    private readonly now: () => number = Date.now,
-    private readonly max = 1000,
   ) {}
 
   /** The cached value, or `load()`'s (stored when `keep` allows). */
@@ -40,16 +41,16 @@ export class LookupCache<V> {
 
   #fresh(key: string): Entry<V> | undefined {
     const hit = this.#entries.get(key);
-    return hit !== undefined && this.now() - hit.at < this.ttlMs ? hit : undefined;
+    return hit !== undefined && Date.now() - hit.at < this.ttlMs ? hit : undefined;
   }
 
   /** Stores what a load started now gives, unless a delete came between. */
   #storer(key: string): (value: V) => V {
     const generation = this.#generation;
-    const at = this.now();
+    const at = Date.now();
     return (value) => {
       if (this.ttlMs > 0 && generation === this.#generation && this.keep(value)) {
-        if (this.#entries.size >= this.max) this.#entries.clear();
+        if (this.#entries.size >= MAX_ENTRIES) this.#entries.clear();
         this.#entries.set(key, { value, at });
       }
       return value;

@@ -1,5 +1,5 @@
-// The statements every job runs on Postgres (issues 9, 10), each one round trip, built once and
-// run as prepared statements: drizzle builds a query's SQL on every call and sends it unprepared
+// The statements every job runs on Postgres (issues 9, 10), built once and run as prepared
+// statements (enqueues and completions batched, pg-batch.ts): drizzle builds a query's SQL on every call and sends it unprepared
 // unless it is named, which cost more than Postgres running it (~550 µs per lookup vs ~190 µs).
 import { and, count, eq, fillPlaceholders, getTableColumns, isNotNull, lte, or, type SQL, sql } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
@@ -227,8 +227,8 @@ export class PgHotPath {
   private readonly credit;
   private readonly insertMany;
   /** Completions and enqueues of many jobs go in one statement each (pg-batch.ts). */
-  readonly completions;
-  readonly enqueues;
+  private readonly completions;
+  private readonly enqueues;
   private readonly get;
   private readonly extend;
   private readonly count;

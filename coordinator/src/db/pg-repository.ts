@@ -10,29 +10,30 @@ import * as auditOps from "./pg-audits.ts";
 import type { Db } from "./pg-jobs.ts";
 import * as jobOps from "./pg-jobs.ts";
 import { PgHotPath } from "./pg-lease.ts";
-import type {
-  ApiKeyRow,
-  CertificateRow,
-  CreditOutcome,
-  EnrolmentTokenRow,
-  JobAttemptRow,
-  JobFilter,
-  JobResult,
-  JobRow,
-  JobStatus,
-  LeaseBatchRequest,
-  LeaseRequest,
-  LedgerEntry,
-  LedgerFilter,
-  LedgerTotals,
-  MetricSample,
-  ModelRow,
-  NewJob,
-  PriceRow,
-  Repository,
-  UncreditedJob,
-  UncreditedQuery,
-  WorkerRow,
+import {
+  type ApiKeyRow,
+  type CertificateRow,
+  type CreditOutcome,
+  type EnrolmentTokenRow,
+  type JobAttemptRow,
+  type JobFilter,
+  type JobResult,
+  type JobRow,
+  type JobStatus,
+  type LeaseBatchRequest,
+  type LeaseRequest,
+  type LedgerEntry,
+  type LedgerFilter,
+  type LedgerTotals,
+  type MetricSample,
+  type ModelRow,
+  type NewJob,
+  oneJobLease,
+  type PriceRow,
+  type Repository,
+  type UncreditedJob,
+  type UncreditedQuery,
+  type WorkerRow,
 } from "./repository.ts";
 import * as rows from "./rows.ts";
 import { apiKeys, certificates, earningsLedger, enrolmentTokens, jobs, metricSamples, models, prices, workers } from "./schema-pg.ts";
@@ -271,8 +272,7 @@ export class PgRepository implements Repository {
   }
 
   async leaseNextJob(req: LeaseRequest): Promise<JobRow | null> {
-    const { fence, ...rest } = req;
-    return (await this.hot.leaseNextJobs({ ...rest, fences: [fence] }))[0] ?? null;
+    return (await this.hot.leaseNextJobs(oneJobLease(req)))[0] ?? null;
   }
 
   leaseNextJobs(req: LeaseBatchRequest): Promise<JobRow[]> {

@@ -182,6 +182,11 @@ export type CreditOutcome = "credited" | "already_credited" | "quarantined";
 /** A lease of up to `fences.length` jobs for one worker, one fence per job. */
 export type LeaseBatchRequest = Omit<LeaseRequest, "fence"> & { fences: string[] };
 
+/** leaseNextJob's request as leaseNextJobs's, of one job. */
+export function oneJobLease({ fence, ...rest }: LeaseRequest): LeaseBatchRequest {
+  return { ...rest, fences: [fence] };
+}
+
 export interface JobResult {
   text: string;
   finishReason: string;

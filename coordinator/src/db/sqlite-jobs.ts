@@ -4,7 +4,17 @@ import type { Database } from "bun:sqlite";
 import { and, asc, count, desc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { memberPattern, notQuarantined, onlineWhere, placementWhere } from "./placement.ts";
-import type { JobAttemptRow, JobFilter, JobResult, JobRow, JobStatus, LeaseBatchRequest, LeaseRequest, NewJob } from "./repository.ts";
+import {
+  type JobAttemptRow,
+  type JobFilter,
+  type JobResult,
+  type JobRow,
+  type JobStatus,
+  type LeaseBatchRequest,
+  type LeaseRequest,
+  type NewJob,
+  oneJobLease,
+} from "./repository.ts";
 import * as rows from "./rows.ts";
 import { jobAttempts, jobs, workers } from "./schema-sqlite.ts";
 import { perDatabase } from "./sqlite-statements.ts";
@@ -141,8 +151,7 @@ export async function listJobs(db: Db, filter: JobFilter = {}): Promise<JobRow[]
 }
 
 export async function leaseNextJob(db: Db, req: LeaseRequest): Promise<JobRow | null> {
-  const { fence, ...rest } = req;
-  return leaseBatch(db, { ...rest, fences: [fence] })[0] ?? null;
+  return leaseBatch(db, oneJobLease(req))[0] ?? null;
 }
 
 export async function leaseNextJobs(db: Db, req: LeaseBatchRequest): Promise<JobRow[]> {

@@ -31,8 +31,7 @@ export type CreditResult = { credited: true; amountMicros: number } | { credited
  * or concurrently: the job id is the ledger's idempotency key and only the call whose insert
  * happened adds the API key's usage (tokens and cost), in the same atomic step
  * (Repository.creditJob). The job is read back from the repository, so `job` may be any copy of
- * it (only its id is used), unless `completed` is the row completeJob just returned. The stored
- * status decides:
+ * it (only its id is used). The stored status decides (planCredit):
  * - only `completed` jobs with completionTokens > 0 are credited (never failed, cancelled, dead or
  *   zero-output ones), and only to the worker that completed it (its workerId);
  * - only client jobs (never audit re-runs or canaries), and never to a quarantined worker: a job
@@ -41,14 +40,8 @@ export type CreditResult = { credited: true; amountMicros: number } | { credited
  * - the amount is priceMicros(getPrice(model), prompt, completion); a model without a price is
  *   still credited with amount 0, so its usage (tokens, jobs) shows in the ledger and the key.
  */
-export async function creditCompletedJob(
-  repo: Repository,
-  job: Pick<JobRow, "id">,
-  nodeId: string,
-  now: number,
-  completed?: JobRow,
-): Promise<CreditResult> {
-  const stored = completed?.id === job.id ? completed : await repo.getJob(job.id);
+export async function creditCompletedJob(repo: Repository, job: Pick<JobRow, "id">, nodeId: string, now: number): Promise<CreditResult> {
+  const stored = await repo.getJob(job.id);
   if (!stored) return { credited: false, amountMicros: 0, reason: "unknown_job" };
   const plan = await planCredit(repo, stored, nodeId, now);
   if ("reason" in plan) return { credited: false, amountMicros: 0, reason: plan.reason };
