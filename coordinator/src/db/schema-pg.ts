@@ -1,7 +1,7 @@
 // Postgres tables (drizzle-orm/pg-core); keep column names and meaning identical to schema-sqlite.ts.
 
 import { sql } from "drizzle-orm";
-import { bigint, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, check, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { ATTEMPT_OUTCOMES, AUDIT_KINDS, AUDIT_STATUSES, JOB_PURPOSES, JOB_STATUSES, WORKER_STATUSES } from "./enums.ts";
 
 /** Epoch milliseconds. */
@@ -134,6 +134,11 @@ export const jobs = pgTable(
     index("jobs_created_idx").on(t.createdAt),
     // hasPlacedJobs: queued jobs placed by worker, without walking the whole queue
     index("jobs_placed_idx").on(t.status, t.availableAt).where(sql`${t.targetWorker} is not null or ${t.avoidWorkers} is not null`),
+    // A job holds a lease exactly while it runs. The batched completion (pg-lease.ts) relies on it:
+    // it checks `lease_expires_at is not null` where it means `status = 'running'`, because
+    // Postgres answers a `status = 'running'` there from jobs_lease_idx and walks every entry
+    // the jobs completed since the last vacuum left behind instead of the batch's primary keys.
+    check("jobs_lease_only_running", sql`(${t.status} = 'running') = (${t.leaseExpiresAt} is not null)`),
   ],
 );
 
