@@ -51,6 +51,8 @@ export interface PgOptions {
   max?: number;
   /** Seconds to wait for a connection. */
   connectTimeout?: number;
+  /** Where the pool's NOTICE messages from Postgres go (default: dropped). */
+  onNotice?: (notice: postgres.Notice) => void;
 }
 
 /** Connects, applies pending migrations (under an advisory lock), and returns the repository. */
@@ -73,7 +75,7 @@ export async function openPgRepository(url: string, options: PgOptions = {}): Pr
   } finally {
     await migrator.end({ timeout: 5 });
   }
-  const client = postgres(url, { max: options.max ?? 10, onnotice: () => {}, connect_timeout: connectTimeout });
+  const client = postgres(url, { max: options.max ?? 10, onnotice: options.onNotice ?? (() => {}), connect_timeout: connectTimeout });
   return new PgRepository(drizzle({ client }), client);
 }
 
