@@ -1,6 +1,7 @@
 // Jobs end to end with the official openai client and simulated workers, on SQLite and Postgres.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import OpenAI from "openai";
+import postgres from "postgres";
 import { type FreshPostgres, freshPostgresUrl, postgresTestsDisabled } from "../src/db/testing.ts";
 import { reconcileCredits } from "../src/earnings/reconcile.ts";
 import { parseExposition, value } from "../src/metrics/test-support.ts";
@@ -312,6 +313,34 @@ describe.if(!pgOff)("two coordinator instances on one Postgres", () => {
       await until(() => w.received.some((m) => m.type === "command"), 3000, "command via B");
       w.close();
     } finally {
+      await a.cleanup();
+      await b.cleanup();
+      await pg.drop();
+    }
+  });
+
+  test("a job submitted to A and run on A's worker finishes without a NOTIFY: B hears only that work is available", async () => {
+    const pg = await freshPostgresUrl();
+    const a = await start({ databaseUrl: pg.url });
+    const b = await start({ databaseUrl: pg.url });
+    const spy = postgres(pg.url, { max: 1, onnotice: () => {} });
+    try {
+      const heard: { kind: string; jobId?: string }[] = [];
+      await spy.listen("gogrid_events", (payload) => heard.push(...(JSON.parse(payload) as { e: { kind: string; jobId?: string }[] }).e));
+      await addModel(a.repo);
+      const w = new SimWorker(await enrol(a.apiUrl, await enrolmentToken(a.repo)), answer);
+      expect(await w.connect()).toBe(true);
+      const client = new OpenAI({ baseURL: `${a.apiUrl}/v1`, apiKey: await apiKey(a.repo), maxRetries: 0 });
+      for (const prompt of ["one", "two", "three"]) {
+        const done = await client.completions.create({ model: "stories260K", prompt });
+        expect(done.choices[0]?.text).toBe(reply(prompt));
+      }
+      expect(w.assignments.length).toBe(3);
+      await until(() => heard.filter((e) => e.kind === "job_available").length >= 3, 3000, "job_available NOTIFYs");
+      expect(heard.filter((e) => e.kind === "job_finished" || e.kind === "job_event")).toEqual([]);
+      w.close();
+    } finally {
+      await spy.end({ timeout: 5 });
       await a.cleanup();
       await b.cleanup();
       await pg.drop();

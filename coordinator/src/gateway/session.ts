@@ -342,9 +342,11 @@ export class WorkerSession implements WorkerSlot {
           this.ctx.metrics?.credited(credit.entry.amountMicros);
         }
         // not awaited (the NOTIFY to other instances is a round trip): waiters here hear it at
-        // once, those elsewhere by NOTIFY or, if that is lost, by their sweep
+        // once, those elsewhere by NOTIFY or, if that is lost, by their sweep. A job submitted
+        // here has its waiter and its audit here (chunks above): no NOTIFY, which every other
+        // instance would have answered with a read of the job and of its audit.
         this.ctx.bus
-          .publish({ kind: "job_finished", jobId: a.jobId, job: done.job })
+          .publish({ kind: "job_finished", jobId: a.jobId, job: done.job }, { localOnly: a.origin === this.ctx.instanceId })
           .catch((e: Error) => this.ctx.log("warn", `job ${a.jobId}: other instances were not told it finished: ${e.message}`));
       }
     } else if (m.status === "failed") {
