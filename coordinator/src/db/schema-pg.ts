@@ -138,6 +138,7 @@ export const jobs = pgTable(
     // it checks `lease_expires_at is not null` where it means `status = 'running'`, because
     // Postgres answers a `status = 'running'` there from jobs_lease_idx and walks every entry
     // the jobs completed since the last vacuum left behind instead of the batch's primary keys.
+    // (SQLite's completion checks the status itself: it has no such entries, and no such check.)
     check("jobs_lease_only_running", sql`(${t.status} = 'running') = (${t.leaseExpiresAt} is not null)`),
   ],
 );
