@@ -20,6 +20,7 @@ import { enrolmentRoutes } from "./enrolment/index.ts";
 import { Gateway } from "./gateway/server.ts";
 import type { WorkerSession } from "./gateway/session.ts";
 import { type Bus, LocalBus, PgBus, type WorkerPush } from "./jobs/bus.ts";
+import { DAY_MS, pruneFinishedJobs } from "./jobs/retention.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
 import { JobService } from "./jobs/service.ts";
 import { CoordinatorMetrics, httpMetrics, metricsRoutes, type WorkerState } from "./metrics/index.ts";
@@ -196,6 +197,19 @@ export async function startCoordinator(
     );
   // at start: whatever this instance completed before it was killed
   let reconciling: Promise<unknown> = reconcile(0);
+  // finished jobs past jobs.retention_days, once a minute (one sweep at a time)
+  let pruning: Promise<unknown> | null = null;
+  const prune = () => {
+    pruning ??= pruneFinishedJobs(repo, Date.now(), config.retentionDays * DAY_MS)
+      .then(
+        (n) => n > 0 && log("info", `deleted ${n} finished job(s) older than ${config.retentionDays} day(s)`),
+        (e) => log("error", `job retention: ${(e as Error).message}`),
+      )
+      .finally(() => {
+        pruning = null;
+      });
+  };
+  prune(); // at start too: a coordinator restarted more often than once a minute still prunes
   let ticks = 0;
   const tick = setInterval(() => {
     scheduler.tick().catch((e) => log("error", `scheduler: ${(e as Error).message}`));
@@ -205,6 +219,7 @@ export async function startCoordinator(
     }
     if (ticks % 5 === 0) audit.sweep().catch((e) => log("error", `audit sweep: ${(e as Error).message}`));
     if (ticks % 30 === 0) reconciling = reconcile();
+    if (ticks % 60 === 0) prune();
   }, 1000);
 
   const workerUrl = `wss://${hostForUrl(config.workerHost)}:${gateway.port}`;
@@ -267,6 +282,7 @@ export async function startCoordinator(
     async stop() {
       clearInterval(tick);
       await reconciling;
+      await pruning;
       releases.stop();
       scheduler.close();
       await audit.close();

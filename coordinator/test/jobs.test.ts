@@ -1,7 +1,12 @@
 // Jobs end to end with the official openai client and simulated workers, on SQLite and Postgres.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import OpenAI from "openai";
 import postgres from "postgres";
+import { openSqliteRepository } from "../src/db/sqlite-repository.ts";
+import { lease, newJob, RESULT } from "../src/db/suite/context.ts";
 import { type FreshPostgres, freshPostgresUrl, postgresTestsDisabled } from "../src/db/testing.ts";
 import { reconcileCredits } from "../src/earnings/reconcile.ts";
 import { parseExposition, value } from "../src/metrics/test-support.ts";
@@ -263,6 +268,34 @@ for (const dialect of dialects) {
     });
   });
 }
+
+describe("job retention", () => {
+  test("at start, finished jobs older than jobs.retention_days are deleted; newer and unfinished ones stay", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gogrid-retention-"));
+    const file = join(dir, "gogrid.db");
+    const day = 24 * 3_600_000;
+    const seed = openSqliteRepository(file);
+    for (const [id, endedAt] of [
+      ["ended-40-days-ago", Date.now() - 40 * day],
+      ["ended-2-days-ago", Date.now() - 2 * day],
+    ] as const) {
+      await seed.enqueueJob(newJob(id, endedAt - 1_000));
+      const l = lease("w1", endedAt - 500);
+      await seed.leaseJob(id, l);
+      await seed.completeJob(id, l.fence, RESULT, endedAt);
+    }
+    await seed.enqueueJob(newJob("queued-40-days-ago", Date.now() - 40 * day));
+    await seed.close();
+    const c = await start({ databaseUrl: `sqlite:${file}`, retentionDays: 7 });
+    try {
+      await until(async () => (await c.repo.getJob("ended-40-days-ago")) === null, 5000, "the old job deleted");
+      expect((await c.repo.listJobs()).map((j) => j.id).sort()).toEqual(["ended-2-days-ago", "queued-40-days-ago"]);
+    } finally {
+      await c.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("timeouts and dead letters", () => {
   test("an attempt past its time limit is cancelled and retried; out of attempts, the job is dead and the client told why", async () => {

@@ -6,13 +6,14 @@
 // for audit when they are submitted, so the original already runs with `deterministic: true`, and
 // so does its re-run; a share of unaudited jobs carries the flag too (decoys), so a worker cannot
 // tell an audited job from the flag. The trust score and the verdicts are in model.ts.
+import { FINISHED_JOB_STATUSES } from "../db/enums.ts";
 import type { AuditRow, JobRow, Repository, TrustPolicy, WorkerRow } from "../db/repository.ts";
 import type { Bus } from "../jobs/bus.ts";
 import { type JobRequest, newJobId, type SubmitInput } from "../jobs/types.ts";
 import type { CoordinatorMetrics } from "../metrics/index.ts";
 import { type AuditSettings, compareOutputs, trustPolicy, type Verdict, workerClass } from "./model.ts";
 
-const FINAL = new Set(["completed", "failed", "cancelled", "dead"]);
+const FINAL: ReadonlySet<string> = new Set(FINISHED_JOB_STATUSES);
 /** A claimed step whose job never appeared (the claiming process died) is given up after this. */
 const MISSING_JOB_GRACE_MS = 60_000;
 

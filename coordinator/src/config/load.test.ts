@@ -50,6 +50,15 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ configFile: file("audit2.toml", '[audit]\nfraction = "x"\n') })).toThrow(/audit.fraction in/);
   });
 
+  test("the coordinator.toml the installers ship loads as it is (jobs.retention_days 30; -1 refused)", () => {
+    const shipped = join(import.meta.dir, "../../../installers/coordinator/coordinator.toml");
+    expect(loadConfig({ configFile: shipped, env: {} })).toMatchObject({ dataDir: "/opt/gogrid/data", retentionDays: 30, apiPort: 8080 });
+    expect(loadConfig({ env: { GOGRID_JOBS_RETENTION_DAYS: "0" } }).retentionDays).toBe(0);
+    expect(() => loadConfig({ env: { GOGRID_JOBS_RETENTION_DAYS: "-1" } })).toThrow(
+      /jobs.retention_days in GOGRID_JOBS_RETENTION_DAYS: "-1"/,
+    );
+  });
+
   test("<data_dir>/coordinator.toml is read when no file is given", () => {
     const data = join(dir, "data");
     mkdirSync(data, { recursive: true });

@@ -130,6 +130,14 @@ export const SETTINGS = {
     max: 3_600_000,
     description: "first retry delay; doubles per attempt",
   }),
+  retentionDays: s({
+    key: "jobs.retention_days",
+    type: "int",
+    default: 30,
+    min: 0,
+    max: 36_500,
+    description: "finished jobs (their prompts and results) are deleted this many days after they end; 0 keeps them; credits stay",
+  }),
   queueLimit: s({
     key: "jobs.queue_limit",
     type: "int",

@@ -3,6 +3,8 @@ import type { AuditKind, AuditStatus, JobAttemptRow, JobPurpose, JobStatus, Work
 
 export const WORKER_STATUSES = ["online", "idle", "busy", "paused", "throttled", "offline"] as const satisfies readonly WorkerStatus[];
 export const JOB_STATUSES = ["queued", "running", "completed", "failed", "cancelled", "dead"] as const satisfies readonly JobStatus[];
+/** The statuses a job ends in: it never changes again. */
+export const FINISHED_JOB_STATUSES = ["completed", "failed", "cancelled", "dead"] as const satisfies readonly JobStatus[];
 export const ATTEMPT_OUTCOMES = [
   "running",
   "completed",

@@ -1,6 +1,7 @@
 // The job queue on Postgres: listing, retries, expiry and cancel (the per-job statements: pg-lease.ts).
 import { and, asc, count, desc, eq, inArray, lte, or } from "drizzle-orm";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { finishedBefore } from "./finished.ts";
 import { onlineWhere } from "./placement.ts";
 import type { JobAttemptRow, JobFilter, JobRow } from "./repository.ts";
 import * as rows from "./rows.ts";
@@ -100,4 +101,16 @@ async function endAttempt(
     .update(jobAttempts)
     .set({ outcome, error, endedAt: now })
     .where(and(eq(jobAttempts.jobId, jobId), eq(jobAttempts.fence, fence), eq(jobAttempts.outcome, "running")));
+}
+
+export async function deleteFinishedJobs(db: Db, before: number, limit: number): Promise<number> {
+  // oldest first; rows another instance is deleting are skipped, not waited for
+  const old = db
+    .select({ id: jobs.id })
+    .from(jobs)
+    .where(finishedBefore(jobs, before))
+    .orderBy(asc(jobs.createdAt))
+    .limit(limit)
+    .for("update", { skipLocked: true });
+  return (await db.delete(jobs).where(inArray(jobs.id, old)).returning({ id: jobs.id })).length;
 }

@@ -323,6 +323,10 @@ export class PgRepository implements Repository {
     return this.hot.countJobs(status);
   }
 
+  deleteFinishedJobs(before: number, limit: number): Promise<number> {
+    return jobOps.deleteFinishedJobs(this.db, before, limit);
+  }
+
   countOnlineWorkers(): Promise<number> {
     return jobOps.countOnlineWorkers(this.db);
   }

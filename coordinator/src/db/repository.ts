@@ -404,6 +404,11 @@ export interface Repository {
   cancelJob(jobId: string, now: number): Promise<JobRow | null>;
   listAttempts(jobId: string): Promise<JobAttemptRow[]>;
   countJobs(status: JobStatus): Promise<number>;
+  /**
+   * Deletes up to `limit` finished jobs (FINISHED_JOB_STATUSES) that ended before `before`, oldest
+   * first, with their attempts; their earnings ledger entries stay. Returns how many it deleted.
+   */
+  deleteFinishedJobs(before: number, limit: number): Promise<number>;
 
   // prices and earnings
   /** Inserts or replaces the model's price; both rates must be non-negative safe integers (RangeError). */

@@ -3,6 +3,7 @@
 import type { Database } from "bun:sqlite";
 import { and, asc, count, desc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { finishedBefore } from "./finished.ts";
 import { memberPattern, notQuarantined, onlineWhere, placementWhere } from "./placement.ts";
 import {
   type JobAttemptRow,
@@ -271,6 +272,12 @@ export async function cancelJob(db: Db, jobId: string, now: number): Promise<Job
 
 export async function listAttempts(db: Db, jobId: string): Promise<JobAttemptRow[]> {
   return db.select().from(jobAttempts).where(eq(jobAttempts.jobId, jobId)).orderBy(asc(jobAttempts.attempt)).all().map(rows.toAttempt);
+}
+
+export async function deleteFinishedJobs(db: Db, before: number, limit: number): Promise<number> {
+  // oldest first; their attempts go with them (ON DELETE CASCADE)
+  const old = db.select({ id: jobs.id }).from(jobs).where(finishedBefore(jobs, before)).orderBy(asc(jobs.createdAt)).limit(limit);
+  return db.delete(jobs).where(inArray(jobs.id, old)).returning({ id: jobs.id }).all().length;
 }
 
 export async function countJobs(db: Db, status: JobStatus): Promise<number> {

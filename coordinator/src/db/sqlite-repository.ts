@@ -458,6 +458,10 @@ export class SqliteRepository implements Repository {
     return jobOps.countJobs(this.db, status);
   }
 
+  deleteFinishedJobs(before: number, limit: number): Promise<number> {
+    return jobOps.deleteFinishedJobs(this.db, before, limit);
+  }
+
   countOnlineWorkers(): Promise<number> {
     return jobOps.countOnlineWorkers(this.db);
   }

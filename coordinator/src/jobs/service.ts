@@ -1,4 +1,5 @@
 // The job system as clients see it: admission, the durable queue, and waiting for results.
+import { FINISHED_JOB_STATUSES } from "../db/enums.ts";
 import type { JobRow, Repository } from "../db/repository.ts";
 import type { CoordinatorMetrics } from "../metrics/index.ts";
 import type { Bus, BusEvent } from "./bus.ts";
@@ -18,7 +19,7 @@ export interface JobServiceOptions {
   prepare?: (jobId: string, input: SubmitInput) => Promise<SubmitInput["request"]>;
 }
 
-const FINAL = new Set(["completed", "failed", "cancelled", "dead"]);
+const FINAL: ReadonlySet<string> = new Set(FINISHED_JOB_STATUSES);
 
 /** The client-facing outcome of a finished job row. */
 export function outcomeOf(job: JobRow): JobOutcome {

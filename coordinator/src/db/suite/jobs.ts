@@ -309,6 +309,47 @@ export function jobTests(ctx: SuiteContext): void {
     expect(await repo.leaseNextJob(lease("w2", 30))).toBeNull();
   });
 
+  test("deleteFinishedJobs: finished jobs that ended before the cut, oldest first, at most `limit`; attempts go, credits stay", async () => {
+    const repo = ctx.repo();
+    const finish = async (id: string, created: number, end: "complete" | "cancel" | "dead", at: number) => {
+      await repo.enqueueJob(newJob(id, created, { maxAttempts: 1 }));
+      if (end === "cancel") return repo.cancelJob(id, at);
+      const l = lease("w1", created);
+      await repo.leaseJob(id, l);
+      if (end === "dead") return repo.failAttempt(id, l.fence, { code: "boom", message: "worker failed" }, at, at);
+      return repo.completeJob(id, l.fence, RESULT, at);
+    };
+    expect((await finish("done-1", 10, "complete", 20))?.status).toBe("completed");
+    expect((await finish("dead-2", 11, "dead", 30))?.status).toBe("dead");
+    expect((await finish("cancelled-3", 12, "cancel", 40))?.status).toBe("cancelled");
+    expect((await finish("done-4", 13, "complete", 50))?.status).toBe("completed");
+    expect((await finish("late-5", 14, "complete", 500))?.status).toBe("completed"); // ended after the cut
+    await repo.enqueueJob(newJob("queued-6", 15));
+    await repo.enqueueJob(newJob("running-7", 16));
+    expect(await repo.leaseJob("running-7", lease("w1", 17))).not.toBeNull();
+    expect(
+      await repo.creditJob(
+        { jobId: "done-1", nodeId: "w1", model: "m1", promptTokens: 5, completionTokens: 4, amountMicros: 9, at: 20 },
+        null,
+      ),
+    ).toBe("credited");
+
+    expect(await repo.deleteFinishedJobs(100, 2)).toBe(2); // the two oldest
+    expect(await repo.getJob("done-1")).toBeNull();
+    expect(await repo.getJob("dead-2")).toBeNull();
+    expect(await repo.listAttempts("done-1")).toEqual([]);
+    expect(await repo.listAttempts("dead-2")).toEqual([]);
+    expect(await repo.deleteFinishedJobs(100, 10)).toBe(2);
+    expect(await repo.deleteFinishedJobs(100, 10)).toBe(0);
+    expect((await repo.listJobs()).map((j) => j.id).sort()).toEqual(["late-5", "queued-6", "running-7"]);
+    expect(await repo.listAttempts("late-5")).toHaveLength(1);
+    expect((await repo.listLedger({})).map((e) => e.jobId)).toEqual(["done-1"]);
+    // the cut is exclusive
+    expect(await repo.deleteFinishedJobs(500, 10)).toBe(0);
+    expect(await repo.deleteFinishedJobs(501, 10)).toBe(1);
+    expect((await repo.listJobs()).map((j) => j.id).sort()).toEqual(["queued-6", "running-7"]);
+  });
+
   test("countJobs, listJobs filters (status, worker, limit; newest first), listAttempts order", async () => {
     const repo = ctx.repo();
     for (let i = 1; i <= 5; i++) await repo.enqueueJob(newJob(`j${i}`, i * 10));
