@@ -1,13 +1,17 @@
 // Finished jobs past their retention (jobs.retention_days): the same condition on both stores.
-import { and, inArray, lt } from "drizzle-orm";
+import { and, inArray, lt, type SQL, sql } from "drizzle-orm";
 import { FINISHED_JOB_STATUSES } from "./enums.ts";
 import type * as pg from "./schema-pg.ts";
 import type * as lite from "./schema-sqlite.ts";
 
 /**
- * Jobs that ended before `before`. `created_at < before` as well (a job ends after it is created),
- * so the oldest are found along jobs_created_idx instead of by reading the whole table.
+ * Jobs that ended before `before`, to be read oldest first along jobs_created_idx (`created_at <
+ * before` as well: a job ends after it is created). SQLite would rather answer `status IN (…)`
+ * from its status index and sort every finished job for each batch (27 ms for 200 of 20,000, and
+ * growing with the table); `+status`, its way of saying "not from an index", keeps it on
+ * jobs_created_idx. Postgres picks that index by itself.
  */
-export function finishedBefore(t: typeof lite.jobs | typeof pg.jobs, before: number) {
-  return and(lt(t.createdAt, before), inArray(t.status, FINISHED_JOB_STATUSES), lt(t.finishedAt, before));
+export function finishedBefore(t: typeof lite.jobs | typeof pg.jobs, before: number, dialect: "sqlite" | "postgres"): SQL | undefined {
+  const status = dialect === "sqlite" ? sql`+${t.status}` : sql`${t.status}`;
+  return and(lt(t.createdAt, before), inArray(status, [...FINISHED_JOB_STATUSES]), lt(t.finishedAt, before));
 }

@@ -108,7 +108,7 @@ export async function deleteFinishedJobs(db: Db, before: number, limit: number):
   const old = db
     .select({ id: jobs.id })
     .from(jobs)
-    .where(finishedBefore(jobs, before))
+    .where(finishedBefore(jobs, before, "postgres"))
     .orderBy(asc(jobs.createdAt))
     .limit(limit)
     .for("update", { skipLocked: true });

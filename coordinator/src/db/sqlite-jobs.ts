@@ -276,7 +276,12 @@ export async function listAttempts(db: Db, jobId: string): Promise<JobAttemptRow
 
 export async function deleteFinishedJobs(db: Db, before: number, limit: number): Promise<number> {
   // oldest first; their attempts go with them (ON DELETE CASCADE)
-  const old = db.select({ id: jobs.id }).from(jobs).where(finishedBefore(jobs, before)).orderBy(asc(jobs.createdAt)).limit(limit);
+  const old = db
+    .select({ id: jobs.id })
+    .from(jobs)
+    .where(finishedBefore(jobs, before, "sqlite"))
+    .orderBy(asc(jobs.createdAt))
+    .limit(limit);
   return db.delete(jobs).where(inArray(jobs.id, old)).returning({ id: jobs.id }).all().length;
 }
 
