@@ -6,7 +6,7 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import postgres from "postgres";
 import { openSqliteRepository } from "../src/db/sqlite-repository.ts";
-import { lease, newJob, RESULT } from "../src/db/suite/context.ts";
+import { completedJob, newJob } from "../src/db/suite/context.ts";
 import { type FreshPostgres, freshPostgresUrl, postgresTestsDisabled } from "../src/db/testing.ts";
 import { reconcileCredits } from "../src/earnings/reconcile.ts";
 import { parseExposition, value } from "../src/metrics/test-support.ts";
@@ -279,10 +279,7 @@ describe("job retention", () => {
       ["ended-40-days-ago", Date.now() - 40 * day],
       ["ended-2-days-ago", Date.now() - 2 * day],
     ] as const) {
-      await seed.enqueueJob(newJob(id, endedAt - 1_000));
-      const l = lease("w1", endedAt - 500);
-      await seed.leaseJob(id, l);
-      await seed.completeJob(id, l.fence, RESULT, endedAt);
+      await completedJob(seed, id, endedAt - 1_000, endedAt);
     }
     await seed.enqueueJob(newJob("queued-40-days-ago", Date.now() - 40 * day));
     await seed.close();

@@ -6,14 +6,13 @@
 // for audit when they are submitted, so the original already runs with `deterministic: true`, and
 // so does its re-run; a share of unaudited jobs carries the flag too (decoys), so a worker cannot
 // tell an audited job from the flag. The trust score and the verdicts are in model.ts.
-import { FINISHED_JOB_STATUSES } from "../db/enums.ts";
+import { isFinished } from "../db/enums.ts";
 import type { AuditRow, JobRow, Repository, TrustPolicy, WorkerRow } from "../db/repository.ts";
 import type { Bus } from "../jobs/bus.ts";
 import { type JobRequest, newJobId, type SubmitInput } from "../jobs/types.ts";
 import type { CoordinatorMetrics } from "../metrics/index.ts";
 import { type AuditSettings, compareOutputs, trustPolicy, type Verdict, workerClass } from "./model.ts";
 
-const FINAL: ReadonlySet<string> = new Set(FINISHED_JOB_STATUSES);
 /** A claimed step whose job never appeared (the claiming process died) is given up after this. */
 const MISSING_JOB_GRACE_MS = 60_000;
 
@@ -88,7 +87,7 @@ export class AuditService {
   /** A job reached a final state (any instance may call this; every step is compare-and-set). */
   async onJobFinished(jobId: string, finished?: JobRow): Promise<void> {
     const job = finished?.id === jobId ? finished : await this.repo.getJob(jobId);
-    if (!job || !FINAL.has(job.status)) return;
+    if (!job || !isFinished(job.status)) return;
     if (job.purpose === "client") {
       const audit = this.mayBeAudited(job) ? await this.repo.getAudit(job.id) : null;
       if (audit?.status === "waiting") await this.start(audit, job);
@@ -346,7 +345,7 @@ export class AuditService {
             ? audit.auditJobId
             : audit.tiebreakJobId;
       const job = jobId ? await this.repo.getJob(jobId) : null;
-      if (job && FINAL.has(job.status)) {
+      if (job && isFinished(job.status)) {
         await this.onJobFinished(job.id);
       } else if (!job && now - audit.createdAt > MISSING_JOB_GRACE_MS) {
         await this.settle(audit, [audit.status], audit.status === "waiting" ? "skipped" : "unresolved", "its job was never stored");

@@ -5,6 +5,11 @@ export const WORKER_STATUSES = ["online", "idle", "busy", "paused", "throttled",
 export const JOB_STATUSES = ["queued", "running", "completed", "failed", "cancelled", "dead"] as const satisfies readonly JobStatus[];
 /** The statuses a job ends in: it never changes again. */
 export const FINISHED_JOB_STATUSES = ["completed", "failed", "cancelled", "dead"] as const satisfies readonly JobStatus[];
+const FINISHED: ReadonlySet<string> = new Set(FINISHED_JOB_STATUSES);
+/** Whether a job in this status has ended (FINISHED_JOB_STATUSES). */
+export function isFinished(status: string): boolean {
+  return FINISHED.has(status);
+}
 export const ATTEMPT_OUTCOMES = [
   "running",
   "completed",

@@ -1,16 +1,13 @@
 // pruneFinishedJobs: finished jobs past the retention go, batch by batch, the rest stay.
 import { describe, expect, test } from "bun:test";
-import { lease, newJob, RESULT } from "../db/suite/context.ts";
+import { completedJob, newJob } from "../db/suite/context.ts";
 import { freshSqlite } from "../db/testing.ts";
 import { DAY_MS, pruneFinishedJobs } from "./retention.ts";
 
 const NOW = 100 * DAY_MS;
 
 async function completed(repo: ReturnType<typeof freshSqlite>, id: string, endedAt: number): Promise<void> {
-  await repo.enqueueJob(newJob(id, endedAt - 10));
-  const l = lease("w1", endedAt - 5);
-  await repo.leaseJob(id, l);
-  expect((await repo.completeJob(id, l.fence, RESULT, endedAt))?.status).toBe("completed");
+  expect((await completedJob(repo, id, endedAt - 10, endedAt))?.status).toBe("completed");
 }
 
 describe("pruneFinishedJobs", () => {

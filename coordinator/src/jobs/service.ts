@@ -1,5 +1,5 @@
 // The job system as clients see it: admission, the durable queue, and waiting for results.
-import { FINISHED_JOB_STATUSES } from "../db/enums.ts";
+import { isFinished } from "../db/enums.ts";
 import type { JobRow, Repository } from "../db/repository.ts";
 import type { CoordinatorMetrics } from "../metrics/index.ts";
 import type { Bus, BusEvent } from "./bus.ts";
@@ -18,8 +18,6 @@ export interface JobServiceOptions {
   /** Result verification's hook (AuditService.prepare): may pick the job for audit and adjust its request. */
   prepare?: (jobId: string, input: SubmitInput) => Promise<SubmitInput["request"]>;
 }
-
-const FINAL: ReadonlySet<string> = new Set(FINISHED_JOB_STATUSES);
 
 /** The client-facing outcome of a finished job row. */
 export function outcomeOf(job: JobRow): JobOutcome {
@@ -67,7 +65,7 @@ export class JobService implements JobSubmitter {
       const watch = this.watches.get(e.jobId);
       if (!watch) return;
       const job = e.job ?? (await this.repo.getJob(e.jobId));
-      if (job && FINAL.has(job.status)) this.settle(watch, job);
+      if (job && isFinished(job.status)) this.settle(watch, job);
     }
   }
 
@@ -169,7 +167,7 @@ export class JobService implements JobSubmitter {
   async sweep(): Promise<void> {
     for (const job of await this.repo.getJobs([...this.watches.keys()])) {
       const watch = this.watches.get(job.id);
-      if (watch && FINAL.has(job.status)) this.settle(watch, job);
+      if (watch && isFinished(job.status)) this.settle(watch, job);
     }
   }
 

@@ -33,3 +33,11 @@ export function lease(workerId: string, now: number, models: string[] = ["m1"], 
 }
 
 export const RESULT = { text: "Once upon a time", finishReason: "stop", promptTokens: 5, completionTokens: 4 };
+
+/** Enqueues job `id` at `createdAt`, leases it to w1 and completes it with RESULT at `endedAt`. */
+export async function completedJob(repo: Repository, id: string, createdAt: number, endedAt: number, extra: Partial<NewJob> = {}) {
+  await repo.enqueueJob(newJob(id, createdAt, extra));
+  const l = lease("w1", createdAt);
+  await repo.leaseJob(id, l);
+  return repo.completeJob(id, l.fence, RESULT, endedAt);
+}

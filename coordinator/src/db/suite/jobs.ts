@@ -1,7 +1,7 @@
 // Shared repository tests: the durable job queue (ordering, leases, fencing, retries, expiry, cancel).
 import { expect, test } from "bun:test";
 import type { Repository } from "../repository.ts";
-import { lease, newJob, RESULT, type SuiteContext } from "./context.ts";
+import { completedJob, lease, newJob, RESULT, type SuiteContext } from "./context.ts";
 
 /** Jobs of models a, b and c in one order across models (priority, age, insertion), and one of model d. */
 async function enqueueAcrossModels(repo: Repository): Promise<void> {
@@ -312,12 +312,12 @@ export function jobTests(ctx: SuiteContext): void {
   test("deleteFinishedJobs: finished jobs that ended before the cut, oldest first, at most `limit`; attempts go, credits stay", async () => {
     const repo = ctx.repo();
     const finish = async (id: string, created: number, end: "complete" | "cancel" | "dead", at: number) => {
+      if (end === "complete") return completedJob(repo, id, created, at, { maxAttempts: 1 });
       await repo.enqueueJob(newJob(id, created, { maxAttempts: 1 }));
       if (end === "cancel") return repo.cancelJob(id, at);
       const l = lease("w1", created);
       await repo.leaseJob(id, l);
-      if (end === "dead") return repo.failAttempt(id, l.fence, { code: "boom", message: "worker failed" }, at, at);
-      return repo.completeJob(id, l.fence, RESULT, at);
+      return repo.failAttempt(id, l.fence, { code: "boom", message: "worker failed" }, at, at);
     };
     expect((await finish("done-1", 10, "complete", 20))?.status).toBe("completed");
     expect((await finish("dead-2", 11, "dead", 30))?.status).toBe("dead");
