@@ -6,10 +6,10 @@ import type * as lite from "./schema-sqlite.ts";
 
 /**
  * Jobs that ended before `before`, to be read oldest first along jobs_created_idx (`created_at <
- * before` as well: a job ends after it is created). SQLite would rather answer `status IN (…)`
- * from its status index and sort every finished job for each batch (27 ms for 200 of 20,000, and
- * growing with the table); `+status`, its way of saying "not from an index", keeps it on
- * jobs_created_idx. Postgres picks that index by itself.
+ * before` as well: a job ends after it is created). SQLite, while an index of jobs led with status,
+ * would rather answer `status IN (…)` from it and sort every finished job for each batch (27 ms
+ * for 200 of 20,000, and growing with the table); `+status`, its way of saying "not from an
+ * index", keeps it on jobs_created_idx whatever indexes come. Postgres picks that index by itself.
  */
 export function finishedBefore(t: typeof lite.jobs | typeof pg.jobs, before: number, dialect: "sqlite" | "postgres"): SQL | undefined {
   const status = dialect === "sqlite" ? sql`+${t.status}` : sql`${t.status}`;

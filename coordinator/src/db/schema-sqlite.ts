@@ -121,11 +121,15 @@ export const jobs = sqliteTable(
     workerClass: text("worker_class"),
   },
   (t) => [
-    // leaseNextJob: status = queued, model in (...), ORDER BY priority DESC, created_at, rowid
-    index("jobs_lease_idx").on(t.status, t.model, sql`${t.priority} DESC`, t.createdAt),
-    // requeueExpired: status = running AND lease_expires_at <= now
-    index("jobs_lease_expiry_idx").on(t.status, t.leaseExpiresAt),
-    index("jobs_worker_idx").on(t.workerId),
+    // Partial where a job is only looked up in one state: an index entry written and moved at every
+    // step costs a WAL page per commit (issue 9: 24 → 20 pages a job), and queries name the state
+    // in their SQL text (a bound status cannot use a partial index).
+    // leaseNextJob: status = 'queued', model = ?, ORDER BY priority DESC, created_at, rowid
+    index("jobs_lease_idx").on(t.model, sql`${t.priority} DESC`, t.createdAt).where(sql`${t.status} = 'queued'`),
+    // requeueExpired: status = 'running' AND lease_expires_at <= now
+    index("jobs_running_expiry_idx").on(t.leaseExpiresAt).where(sql`${t.status} = 'running'`),
+    // listJobs by worker (a queued job has none yet)
+    index("jobs_worker_idx").on(t.workerId).where(sql`${t.workerId} is not null`),
     index("jobs_created_idx").on(t.createdAt),
     // hasPlacedJobs: queued jobs placed by worker, without walking the whole queue
     index("jobs_placed_idx").on(t.status, t.availableAt).where(sql`${t.targetWorker} is not null or ${t.avoidWorkers} is not null`),

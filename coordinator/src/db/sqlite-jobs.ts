@@ -3,6 +3,7 @@
 import type { Database } from "bun:sqlite";
 import { and, asc, count, desc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { JOB_STATUSES } from "./enums.ts";
 import { finishedBefore } from "./finished.ts";
 import { memberPattern, notQuarantined, onlineWhere, placementWhere } from "./placement.ts";
 import {
@@ -54,6 +55,12 @@ const LIMIT_ONE = sql`1` as unknown as number;
  * `immediate` transactions.
  */
 function buildStatements(db: Db) {
+  const countIn = (status: JobStatus) =>
+    db
+      .select({ n: count() })
+      .from(jobs)
+      .where(sql`${jobs.status} = ${sql.raw(`'${status}'`)}`)
+      .prepare();
   const placement = placementWhere(jobs, { workerId: opaque("worker"), workerClass: opaque("cls"), member: opaque("member") });
   return {
     insert: db.insert(jobs).values(rows.JOB_INSERT_VALUES).returning().prepare(),
@@ -124,11 +131,15 @@ function buildStatements(db: Db) {
       .set({ outcome: sql`${p("outcome")}`, error: sql`${p("error")}`, endedAt: sql`${p("now")}` })
       .where(and(eq(jobAttempts.jobId, p("id")), eq(jobAttempts.fence, p("fence")), eq(jobAttempts.outcome, "running")))
       .prepare(),
-    count: db
-      .select({ n: count() })
+    // every tick: the running jobs whose lease ran out, along jobs_running_expiry_idx
+    expired: db
+      .select()
       .from(jobs)
-      .where(eq(jobs.status, p("status")))
+      .where(and(sql`${jobs.status} = 'running'`, lte(jobs.leaseExpiresAt, opaque("now"))))
+      .orderBy(asc(jobs.leaseExpiresAt))
       .prepare(),
+    // one per status, written into the text: a partial index (schema-sqlite.ts) answers the queued and running counts
+    count: new Map(JOB_STATUSES.map((status) => [status, countIn(status)])),
     placed: db
       .select({ id: jobs.id })
       .from(jobs)
@@ -142,9 +153,18 @@ function buildStatements(db: Db) {
 
 const statements = perDatabase(buildStatements);
 
-/** The lease's candidate query as SQLite runs it (sqlite-plans.test.ts reads its text and plan). */
-export function leaseCandidateQuery(db: Db): { sql: string; params: unknown[] } {
-  return statements(db).next.getQuery();
+/** Queries as SQLite runs them, for sqlite-plans.test.ts to read their text and plan. */
+export function plannedQueries(
+  db: Db,
+): Record<"leaseCandidate" | "expired" | "countQueued" | "countRunning", { sql: string; params: unknown[] }> {
+  const st = statements(db);
+  const count = (status: JobStatus) => (st.count.get(status) as NonNullable<ReturnType<typeof st.count.get>>).getQuery();
+  return {
+    leaseCandidate: st.next.getQuery(),
+    expired: st.expired.getQuery(),
+    countQueued: count("queued"),
+    countRunning: count("running"),
+  };
 }
 
 export async function enqueueJob(db: Db, job: NewJob): Promise<JobRow> {
@@ -252,12 +272,7 @@ export async function failAttempt(
 
 export async function requeueExpired(db: Db, now: number, retryAt: (job: JobRow) => number): Promise<JobRow[]> {
   return immediate(db, (tx) => {
-    const expired = tx
-      .select()
-      .from(jobs)
-      .where(and(eq(jobs.status, "running"), lte(jobs.leaseExpiresAt, now)))
-      .orderBy(asc(jobs.leaseExpiresAt))
-      .all();
+    const expired = statements(db).expired.all({ now });
     const out: JobRow[] = [];
     for (const record of expired) {
       const job = rows.toJob(record);
@@ -301,7 +316,9 @@ export async function deleteFinishedJobs(db: Db, before: number, limit: number):
 }
 
 export async function countJobs(db: Db, status: JobStatus): Promise<number> {
-  return statements(db).count.get({ status })?.n ?? 0;
+  const statement = statements(db).count.get(status);
+  if (!statement) throw new RangeError(`unknown job status "${status}"`);
+  return statement.get()?.n ?? 0;
 }
 
 export async function hasPlacedJobs(db: Db, now: number): Promise<boolean> {
