@@ -292,7 +292,8 @@ export class PgHotPath {
       done as (
         update ${jobs} set "status" = 'completed', "result_text" = r.text, "finish_reason" = r.finish_reason,
           "prompt_tokens" = r.prompt_tokens, "completion_tokens" = r.completion_tokens, "error" = null,
-          "lease_expires_at" = null, "finished_at" = r.now, "updated_at" = r.now
+          "lease_expires_at" = null, "finished_at" = r.now, "updated_at" = r.now,
+          "credit_pending" = case when r.c_node is null and ${jobs.purpose} = 'client' and r.completion_tokens > 0 then true end
         from r where ${jobs.id} = any(array(select id from r)) and ${jobs.id} = r.id and ${jobs.fence} = r.fence and ${jobs.leaseExpiresAt} is not null
         returning ${jobs}.*
       ),
@@ -318,7 +319,11 @@ export class PgHotPath {
           ${p("completionTokens")}::int as completion_tokens, ${p("amountMicros")}::bigint as amount_micros, ${p("at")}::bigint as at,
           ${p("apiKeyId")}::text as api_key_id
       ),
-      ${CREDIT_CTES}
+      ${CREDIT_CTES},
+      paid as (
+        update ${jobs} set "credit_pending" = null
+        where ${jobs.id} in (select job_id from credits) and ${jobs.creditPending} and not exists (select 1 from w where quarantined)
+      )
       select (select count(*) from ins)::int as gogrid_inserted, exists (select 1 from w where quarantined) as gogrid_quarantined`,
     );
     this.completions = new StatementBatcher<Completion, { job: JobRow; credit: CreditOutcome | null } | null>(async (calls) => {

@@ -8,7 +8,7 @@ export interface UncreditedJob {
   workerId: string;
 }
 
-/** Finished in [since, until), completed with output, by a worker not quarantined, and absent from the ledger. */
+/** Finished in [since, until), completed with output but without its credit (jobs.credit_pending), by a worker not quarantined, and absent from the ledger. */
 export interface UncreditedQuery {
   since: number;
   until: number;

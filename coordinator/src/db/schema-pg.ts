@@ -1,7 +1,19 @@
 // Postgres tables (drizzle-orm/pg-core); keep column names and meaning identical to schema-sqlite.ts.
 
 import { sql } from "drizzle-orm";
-import { bigint, check, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  check,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
 import { ATTEMPT_OUTCOMES, AUDIT_KINDS, AUDIT_STATUSES, JOB_PURPOSES, JOB_STATUSES, WORKER_STATUSES } from "./enums.ts";
 
 /** Epoch milliseconds. */
@@ -122,6 +134,8 @@ export const jobs = pgTable(
     targetWorker: text("target_worker"),
     avoidWorkers: text("avoid_workers"),
     workerClass: text("worker_class"),
+    /** Completed without its credit (schema-sqlite.ts says when); the reconciler reads only these. */
+    creditPending: boolean("credit_pending"),
   },
   (t) => [
     // leaseNextJob: status = queued, model in (...), ORDER BY priority DESC, created_at, seq
@@ -134,6 +148,7 @@ export const jobs = pgTable(
     index("jobs_created_idx").on(t.createdAt),
     // hasPlacedJobs: queued jobs placed by worker, without walking the whole queue
     index("jobs_placed_idx").on(t.status, t.availableAt).where(sql`${t.targetWorker} is not null or ${t.avoidWorkers} is not null`),
+    index("jobs_credit_pending_idx").on(t.finishedAt).where(sql`${t.creditPending}`),
     // A job holds a lease exactly while it runs. The batched completion (pg-lease.ts) relies on it:
     // it checks `lease_expires_at is not null` where it means `status = 'running'`, because
     // Postgres answers a `status = 'running'` there from jobs_lease_idx and walks every entry

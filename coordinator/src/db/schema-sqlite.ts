@@ -119,6 +119,12 @@ export const jobs = sqliteTable(
     targetWorker: text("target_worker"),
     avoidWorkers: text("avoid_workers"),
     workerClass: text("worker_class"),
+    /**
+     * Set when a client job completed with output but no ledger entry was written with it (its
+     * price could not be read, or an older coordinator completed it alone); cleared by its credit.
+     * The reconciler (earnings/reconcile.ts) reads only these, along jobs_credit_pending_idx.
+     */
+    creditPending: integer("credit_pending", { mode: "boolean" }),
   },
   (t) => [
     // Partial where a job is only looked up in one state: an index entry written and moved at every
@@ -133,6 +139,8 @@ export const jobs = sqliteTable(
     index("jobs_created_idx").on(t.createdAt),
     // hasPlacedJobs: queued jobs placed by worker, without walking the whole queue
     index("jobs_placed_idx").on(t.status, t.availableAt).where(sql`${t.targetWorker} is not null or ${t.avoidWorkers} is not null`),
+    // uncreditedJobs: the few completed jobs still owed their credit
+    index("jobs_credit_pending_idx").on(t.finishedAt).where(sql`${t.creditPending} = 1`),
   ],
 );
 

@@ -122,6 +122,8 @@ function buildStatements(db: Db) {
         leaseExpiresAt: null,
         finishedAt: sql`${p("now")}`,
         updatedAt: sql`${p("now")}`,
+        // completed without its ledger entry: the reconciler's to credit (schema-sqlite.ts)
+        creditPending: sql`case when ${p("pending")} and ${jobs.purpose} = 'client' and ${p("completionTokens")} > 0 then 1 end`,
       })
       .where(and(eq(jobs.id, p("id")), eq(jobs.fence, p("fence")), eq(jobs.status, "running")))
       .returning()
@@ -224,16 +226,24 @@ export async function extendLease(db: Db, jobId: string, fence: string, until: n
 }
 
 export async function completeJob(db: Db, jobId: string, fence: string, result: JobResult, now: number): Promise<JobRow | null> {
-  return immediate(db, () => completeRunning(db, jobId, fence, result, now));
+  return immediate(db, () => completeRunning(db, jobId, fence, result, now, true));
 }
 
-/** completeJob's statements, inside the caller's transaction. */
-export function completeRunning(db: Db, jobId: string, fence: string, result: JobResult, now: number): JobRow | null {
+/** completeJob's statements, inside the caller's transaction; `creditPending`: no ledger entry is written with it. */
+export function completeRunning(
+  db: Db,
+  jobId: string,
+  fence: string,
+  result: JobResult,
+  now: number,
+  creditPending: boolean,
+): JobRow | null {
   const st = statements(db);
   const done = st.complete.get({
     id: jobId,
     fence,
     now,
+    pending: creditPending ? 1 : 0,
     text: result.text,
     finishReason: result.finishReason,
     promptTokens: result.promptTokens,

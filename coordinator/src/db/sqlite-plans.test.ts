@@ -15,6 +15,7 @@ import { drizzle } from "drizzle-orm/bun-sqlite";
 import { type Db, plannedQueries } from "./sqlite-jobs.ts";
 import { openSqliteRepository } from "./sqlite-repository.ts";
 import { newJob } from "./suite/context.ts";
+import { uncreditedSqliteQuery } from "./uncredited.ts";
 
 const RESULT = { text: "ok", finishReason: "stop", promptTokens: 1, completionTokens: 1 };
 
@@ -69,6 +70,15 @@ describe("SQLite plans of the queue", () => {
     expect(plan(sql, [100_000])).toContain("USING INDEX jobs_running_expiry_idx (lease_expires_at<?)");
     expect((client.query(sql).all(100_000) as { id: string }[]).map((r) => r.id)).toEqual(["j1"]);
     expect(client.query(sql).all(2_000)).toEqual([]); // j1's lease runs to 62,000
+  });
+
+  test("the credit reconciler reads only the jobs owed their credit, along jobs_credit_pending_idx", () => {
+    const query = uncreditedSqliteQuery(drizzle({ client }) as Db, { since: 0, until: 10_000, limit: 500 }).toSQL();
+    const p = plan(query.sql, query.params);
+    expect(p).toContain("USING INDEX jobs_credit_pending_idx (finished_at>? AND finished_at<?)");
+    expect(p).not.toMatch(/SCAN jobs\b/);
+    // j0 completed alone (completeJob: no ledger entry written with it), on a worker the test never made
+    expect(client.query("select id from jobs where credit_pending = 1").values()).toEqual([["j0"]]);
   });
 
   test("the queued and running counts are answered from the partial indexes alone", () => {

@@ -115,6 +115,12 @@ function hotStatements(db: Db) {
       })
       .where(eq(apiKeys.id, p("id")))
       .prepare(),
+    // a job owed its credit has its ledger entry now
+    creditPaid: db
+      .update(jobs)
+      .set({ creditPending: null })
+      .where(and(eq(jobs.id, p("jobId")), sql`${jobs.creditPending} = 1`))
+      .prepare(),
   };
 }
 
@@ -427,7 +433,7 @@ export class SqliteRepository implements Repository {
     credit: CreditRequest | null,
   ): Promise<{ job: JobRow; credit: CreditOutcome | null } | null> {
     return this.write(() => {
-      const job = jobOps.completeRunning(this.db, jobId, fence, result, now);
+      const job = jobOps.completeRunning(this.db, jobId, fence, result, now, credit === null);
       return job ? { job, credit: credit ? this.creditNow(credit) : null } : null;
     });
   }
@@ -501,7 +507,11 @@ export class SqliteRepository implements Repository {
   }
 
   async creditJob(entry: Omit<LedgerEntry, "ownerId">, apiKeyId: string | null): Promise<CreditOutcome> {
-    return this.write(() => this.creditNow({ entry, apiKeyId }));
+    return this.write(() => {
+      const outcome = this.creditNow({ entry, apiKeyId });
+      if (outcome !== "quarantined") this.hot.creditPaid.run({ jobId: entry.jobId });
+      return outcome;
+    });
   }
 
   /** creditJob's statements, inside the caller's transaction. */

@@ -70,5 +70,27 @@ describe("credit reconciliation", async () => {
       expect(await reconcileCredits(repo, t0 + 120_000)).toBe(1);
       expect((await repo.listLedger({})).length).toBe(3);
     });
+
+    test(`${name}: the live path leaves only a job completed without its credit to the reconciler`, async () => {
+      await repo.setPrice({ modelId: "m", completionMicrosPer1k: 1_000_000, promptMicrosPer1k: 0 });
+      await repo.createWorker({ nodeId: "w3", clientId: null, name: null, ownerId: null }, 0);
+      const t0 = 5_000_000;
+      const result = { text: "x", finishReason: "stop", promptTokens: 3, completionTokens: 5 };
+      for (const id of ["with-credit", "price-unread"]) {
+        await repo.enqueueJob({ id, apiKeyId: null, model: "m", request: {}, timeoutMs: 60_000, originInstance: null, now: t0 });
+        expect((await repo.leaseNextJob({ workerId: "w3", models: ["m"], now: t0, leaseMs: 60_000, fence: `f-${id}` }))?.id).toBe(id);
+      }
+      const entry = { jobId: "with-credit", nodeId: "w3", model: "m", promptTokens: 3, completionTokens: 5, amountMicros: 5_000, at: t0 };
+      expect((await repo.completeAndCreditJob("with-credit", "f-with-credit", result, t0, { entry, apiKeyId: null }))?.credit).toBe(
+        "credited",
+      );
+      // the session could not work the credit out (its price unreadable): completed without it
+      expect((await repo.completeAndCreditJob("price-unread", "f-price-unread", result, t0, null))?.credit).toBeNull();
+      expect(await repo.uncreditedJobs({ since: t0 - 1, until: t0 + 1, limit: 10 })).toEqual([{ id: "price-unread", workerId: "w3" }]);
+      expect(await reconcileCredits(repo, t0 + 60_000)).toBe(1);
+      expect(await repo.uncreditedJobs({ since: t0 - 1, until: t0 + 1, limit: 10 })).toEqual([]);
+      const mine = (await repo.listLedger({})).filter((e) => e.nodeId === "w3").map((e) => e.jobId);
+      expect(mine.sort()).toEqual(["price-unread", "with-credit"]);
+    });
   }
 });
