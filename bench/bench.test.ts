@@ -98,6 +98,8 @@ test("bench:coordinator — every job completes on SQLite and Postgres; jobs/s a
     "50",
     "--rate-seconds",
     "1",
+    "--rate-warmup-seconds",
+    "1",
     "--workers",
     "2",
     "--clients",

@@ -58,6 +58,7 @@ export const scale: SoakPart = {
       seconds: 1,
       rate: opts.quick ? 100 : GOALS.rate,
       rateSeconds: opts.quick ? 3 : GOALS.seconds,
+      rateWarmupSeconds: opts.quick ? 0 : 5,
       clients: 2,
       log: opts.log,
     });
