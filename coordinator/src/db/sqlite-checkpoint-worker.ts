@@ -14,10 +14,11 @@ let timer: ReturnType<typeof setInterval> | null = null;
 
 /**
  * Checkpoints until the WAL is fully copied: the coordinator's next transaction that starts with
- * nothing left to copy restarts the WAL from its beginning (SQLite does that only then), so the
- * file stays small without the coordinator's thread ever waiting for an fsync.
+ * nothing left to copy restarts the WAL from its beginning (SQLite does that only then; the
+ * coordinator holds its writes for a "drain" to make sure of it), so the file stays small without
+ * the coordinator's thread ever waiting for an fsync.
  */
-function checkpoint(): void {
+function checkpoint(type: "checkpointed" | "drained" = "checkpointed"): void {
   if (!db) return;
   try {
     let row = { busy: 0, log: 0, checkpointed: 0 };
@@ -26,14 +27,19 @@ function checkpoint(): void {
       row = db.query("PRAGMA wal_checkpoint(PASSIVE)").get() as typeof row;
       if (row.busy !== 0 || row.checkpointed >= row.log) break;
     }
-    self.postMessage({ type: "checkpointed", log: row.log, checkpointed: row.checkpointed });
+    self.postMessage({ type, log: row.log, checkpointed: row.checkpointed });
   } catch (error) {
     self.postMessage({ type: "failed", message: describeCause(error) });
   }
 }
 
-self.onmessage = (event: MessageEvent<Start | { type: "stop" }>) => {
+self.onmessage = (event: MessageEvent<Start | { type: "stop" | "drain" }>) => {
   const m = event.data;
+  if ("type" in m && m.type === "drain") {
+    // the coordinator holds its writes meanwhile: this copies all of the WAL
+    checkpoint("drained");
+    return;
+  }
   if ("type" in m) {
     if (timer) clearInterval(timer);
     checkpoint();

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openRepository } from "./open.ts";
 import { BACKGROUND_AUTO_CHECKPOINT_PAGES, Checkpointer } from "./sqlite-checkpoint.ts";
+import { GroupCommit } from "./sqlite-group-commit.ts";
 
 const work = mkdtempSync(join(tmpdir(), "gogrid-checkpoint-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -45,6 +46,47 @@ test("the thread copies the WAL into the database file; stop() gives checkpoints
   expect(logs).toEqual([]);
   db.close();
 });
+
+test("past restartAtFrames the writes are held while the thread copies the rest, and the WAL starts again from its beginning", async () => {
+  const path = join(work, "restart.sqlite");
+  const db = new Database(path, { create: true });
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = NORMAL");
+  db.run("create table t (x integer primary key, y text)");
+  const g = new GroupCommit(db, path);
+  const c = (await Checkpointer.start(db, path, { intervalMs: 5, restartAtFrames: 300, writes: g })) as Checkpointer;
+  expect(c).not.toBeNull();
+  const insert = db.prepare("insert into t (y) values (?)");
+  // one commit a turn, as under steady load, and nothing else: the WAL never finds itself copied by chance
+  let writing = true;
+  let written = 0;
+  const writer = (async () => {
+    while (writing) {
+      await g.run("insert", async () => insert.run("x".repeat(900)));
+      written++;
+    }
+  })();
+  let longest = 0;
+  let restarted = false;
+  await until(
+    "a hold that restarted the WAL",
+    () => {
+      longest = Math.max(longest, c.last.log);
+      // the WAL grew past the threshold, then the thread finds it short again: it was started anew
+      restarted ||= c.holds.count > 0 && longest >= 300 && c.last.log < 300;
+      return restarted && written > 2_000;
+    },
+    20_000,
+  );
+  writing = false;
+  await writer;
+  await c.stop();
+  // every write made while the writes were held went through, once
+  expect(db.query("select count(*) n from t").get()).toEqual({ n: written });
+  expect(c.holds.count).toBeGreaterThan(0);
+  expect(g.paused).toBe(false);
+  db.close();
+}, 30_000);
 
 test("a thread that cannot open the database: start() returns null and SQLite's own checkpoints stay on", async () => {
   const db = new Database(":memory:");

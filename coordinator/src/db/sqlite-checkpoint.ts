@@ -1,22 +1,27 @@
 // Checkpoints of the coordinator's SQLite WAL in a background thread, so their fsync rarely stalls the event loop.
 //
 // SQLite's own auto-checkpoint runs inside the commit that crosses 1,000 WAL pages: it copies the
-// pages into the database file and fsyncs both, on the thread that committed. A job writes ~8–24
-// WAL pages (more when fewer jobs share a commit), so at 1,000 jobs/s that was several stalls of
-// 2–13 ms every second on this VM's disk (issue 9: p99 ≤ 10 ms per job). With the checkpointer a
-// worker thread with its own connection runs PASSIVE checkpoints (they never block the writer)
-// every `intervalMs`, until the WAL is copied. The coordinator's connection keeps an
-// auto-checkpoint, at 10,000 pages (~40 MB): SQLite restarts the WAL from its beginning only
-// after a checkpoint that finds nothing left to copy, which under steady writes is one of the
-// writer's own; it then copies only what the thread has not. If the thread cannot start or stops
-// working, the default of 1,000 pages is switched back on.
+// pages into the database file and fsyncs both, on the thread that committed. A job writes ~20
+// WAL pages, so at 1,000 jobs/s that was several stalls of 2–13 ms every second on this VM's disk
+// (issue 9: p99 ≤ 10 ms per job). With the checkpointer a worker thread with its own connection
+// runs PASSIVE checkpoints (they never block the writer) every `intervalMs`, until the WAL is
+// copied. SQLite starts the WAL again from its beginning only in a transaction that begins with
+// all of it copied, which under steady writes never happens by itself: so once the WAL passes
+// `restartAtFrames`, the writes (the repository's group commit) are held while the thread copies
+// the rest (a few hundred pages and two fsyncs: 6–11 ms on this VM, every ~2 s at 1,000 jobs/s,
+// while the event loop goes on serving), and the next transaction restarts it. The coordinator's
+// own auto-checkpoint stays as a backstop at 100,000 pages (another process reading the file can
+// keep the WAL from restarting). Before the hold that auto-checkpoint (then at 10,000 pages) ran
+// every ~0.5 s at 1,000 jobs/s and held the event loop itself 4–9 ms each time, ~350 ms in 30 s
+// against ~110 ms of held writes now (issue 9). If the thread cannot start or stops working, the
+// default of 1,000 pages is switched back on.
 import type { Database } from "bun:sqlite";
 import { describeCause } from "./errors.ts";
 
 type FromWorker =
   | { type: "ready" }
   | { type: "stopped" }
-  | { type: "checkpointed"; log: number; checkpointed: number }
+  | { type: "checkpointed" | "drained"; log: number; checkpointed: number }
   | { type: "failed"; message: string };
 
 export interface CheckpointerOptions {
@@ -24,19 +29,43 @@ export interface CheckpointerOptions {
   intervalMs?: number;
   /** Failures in a row after which the thread is given up (default 3). */
   maxFailures?: number;
+  /** The connection's writes, held while the thread copies the rest of the WAL (none: the WAL restarts by the backstop only). */
+  writes?: WriteGate;
+  /** WAL frames past which writes are held for a restart (default 40,000, ~160 MB: at 1,000 jobs/s every ~2 s). */
+  restartAtFrames?: number;
   log?: (level: "warn" | "error", message: string) => void;
 }
 
 /** SQLite's default: auto-checkpoint when the WAL passes 1,000 pages. */
 const AUTO_CHECKPOINT_PAGES = 1000;
-/** With the thread copying pages all along: the writer's own checkpoint (and WAL restart) this often. */
-export const BACKGROUND_AUTO_CHECKPOINT_PAGES = 10_000;
+/** With the thread copying pages all along: the writer's own checkpoint, a backstop (see the top of this file). */
+export const BACKGROUND_AUTO_CHECKPOINT_PAGES = 100_000;
+/**
+ * A hold costs two fsyncs whatever the WAL's length, so it is made seldom: a longer WAL costs disk
+ * space only, as readers skip the frames already copied.
+ */
+const RESTART_AT_FRAMES = 40_000;
+/** The longest writes are held for a restart, whatever the thread does meanwhile. */
+const MAX_HOLD_MS = 200;
+
+/** What holds and releases the writes of the connection being checkpointed (GroupCommit). */
+export interface WriteGate {
+  /** Holds writes; resolves once no transaction is open. */
+  pause(): Promise<void>;
+  resume(): void;
+}
 
 export class Checkpointer {
   /** Checkpoints the thread has run. */
   checkpoints = 0;
   /** WAL frames at the last checkpoint, and how many of them were copied. */
   last = { log: 0, checkpointed: 0 };
+  /** Times the writes were held for a restart, and how long in all (ms). */
+  holds = { count: 0, ms: 0 };
+  #holding = false;
+  /** WAL frames at which the next hold is tried. */
+  #holdAt = Number.POSITIVE_INFINITY;
+  #drained: ((m: { log: number; checkpointed: number } | null) => void) | null = null;
   #failures = 0;
   #running = true;
   #stopped: (() => void) | null = null;
@@ -76,6 +105,7 @@ export class Checkpointer {
       return notStarted(ready);
     }
     const c = new Checkpointer(client, worker, options);
+    c.#holdAt = options.restartAtFrames ?? RESTART_AT_FRAMES;
     client.run(`PRAGMA wal_autocheckpoint = ${BACKGROUND_AUTO_CHECKPOINT_PAGES}`);
     worker.onmessage = (e: MessageEvent<FromWorker>) => c.#onMessage(e.data);
     worker.onerror = (e) => c.#giveUp(`the checkpoint thread failed: ${e.message}`);
@@ -89,16 +119,53 @@ export class Checkpointer {
   }
 
   #onMessage(m: FromWorker): void {
-    if (m.type === "checkpointed") {
+    if (m.type === "checkpointed" || m.type === "drained") {
       this.checkpoints++;
       this.last = { log: m.log, checkpointed: m.checkpointed };
       this.#failures = 0;
+      const threshold = this.options.restartAtFrames ?? RESTART_AT_FRAMES;
+      if (m.type === "drained") this.#drained?.(this.last);
+      else if (m.log < threshold) this.#holdAt = threshold;
+      else if (m.log >= this.#holdAt) {
+        // should the WAL not start again (another process reading it), the next try waits for a quarter more
+        this.#holdAt = m.log + threshold / 4;
+        void this.#restart();
+      }
     } else if (m.type === "failed") {
       this.#failures++;
       this.options.log?.("warn", `SQLite background checkpoint failed: ${m.message}`);
       if (this.#failures >= (this.options.maxFailures ?? 3)) this.#giveUp(`${this.#failures} background checkpoints failed in a row`);
     } else if (m.type === "stopped") {
       this.#stopped?.();
+    }
+  }
+
+  /**
+   * Holds the writes, has the thread copy what is left and lets the writes go: the transaction
+   * that comes next finds the WAL copied and starts it again from the beginning.
+   */
+  async #restart(): Promise<void> {
+    const gate = this.options.writes;
+    if (!gate || this.#holding || !this.#running) return;
+    this.#holding = true;
+    const t0 = performance.now();
+    try {
+      await gate.pause();
+      if (!this.#running) return;
+      await new Promise<unknown>((resolve) => {
+        const timer = setTimeout(() => resolve(null), MAX_HOLD_MS);
+        this.#drained = (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        };
+        this.worker.postMessage({ type: "drain" });
+      });
+    } finally {
+      this.#drained = null;
+      gate.resume();
+      this.#holding = false;
+      this.holds.count++;
+      this.holds.ms += performance.now() - t0;
     }
   }
 

@@ -88,6 +88,39 @@ describe("GroupCommit", () => {
     expect(seen()).toEqual([3]);
   });
 
+  test("pause() holds writes until resume(), in order, once the open turn has committed; reads go on", async () => {
+    const { db, seen, insert } = twoConnections();
+    const g = new GroupCommit(db, null);
+    const a = g.run("a", async () => insert(1));
+    let paused = false;
+    const pausing = g.pause().then(() => {
+      paused = true;
+    });
+    expect(g.paused).toBe(true);
+    const b = g.run("b", async () => insert(2));
+    const c = g.run("c", async () => insert(3));
+    await pausing;
+    // the turn open when pause() was called committed; what came after it waits
+    expect(paused).toBe(true);
+    await a;
+    expect(seen()).toEqual([1]);
+    expect(db.inTransaction).toBe(false);
+    expect(await g.read(async () => db.query("select count(*) n from t").get())).toEqual({ n: 1 });
+    await Bun.sleep(5);
+    expect(seen()).toEqual([1]);
+    g.resume();
+    expect(g.paused).toBe(false);
+    await Promise.all([b, c]);
+    expect(seen()).toEqual([1, 2, 3]);
+    // the held calls ran in one turn's transaction, in the order they were made
+    const order: number[] = [];
+    await g.pause();
+    const held = [4, 5, 6].map((x) => g.run(`h${x}`, async () => order.push(x)));
+    g.resume();
+    await Promise.all(held);
+    expect(order).toEqual([4, 5, 6]);
+  });
+
   test("a read outside a group settles at once; inside one it settles with the turn's commit", async () => {
     const { db, insert } = twoConnections();
     const g = new GroupCommit(db, null);

@@ -28,6 +28,10 @@ export class GroupCommit {
   #group: Waiter[] | null = null;
   /** Transactions committed so far (tests and benches count commits with it). */
   commits = 0;
+  /** While writes are held (pause): the calls made meanwhile, run in order by resume(). */
+  #held: (() => void)[] | null = null;
+  /** Told when the open transaction has committed (pause waits for it). */
+  #onCommit: (() => void)[] = [];
   readonly #sql: Record<"begin" | "commit" | "rollback" | "savepoint" | "release" | "undo", Statement>;
   readonly #peers: Set<GroupCommit> | null;
 
@@ -59,11 +63,37 @@ export class GroupCommit {
    * run outside the transaction, so such a call is refused (a programming error, caught by tests).
    */
   run<T>(name: string, call: () => Promise<T>): Promise<T> {
+    const held = this.#held;
+    if (held) return new Promise<T>((resolve, reject) => held.push(() => this.run(name, call).then(resolve, reject)));
     try {
       return this.#run(name, call);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Holds writes: calls made from now on wait (in order) until resume(). Resolves once this
+   * connection holds no transaction, i.e. after the open turn's commit. The checkpointer holds
+   * writes for the few milliseconds in which it copies the rest of the WAL, so that the next
+   * transaction finds it all copied and starts it again from the beginning (sqlite-checkpoint.ts).
+   */
+  pause(): Promise<void> {
+    this.#held ??= [];
+    if (this.#group === null) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#onCommit.push(resolve));
+  }
+
+  /** Lets writes go again: the calls held meanwhile run now, in the order they were made. */
+  resume(): void {
+    const held = this.#held;
+    this.#held = null;
+    for (const call of held ?? []) call();
+  }
+
+  /** Whether writes are being held (pause). */
+  get paused(): boolean {
+    return this.#held !== null;
   }
 
   #run<T>(name: string, call: () => Promise<T>): Promise<T> {
@@ -128,6 +158,7 @@ export class GroupCommit {
     }
     const failed = new DatabaseError("db_commit_failed", `${why}; ${group.length} call(s) of this turn were not committed`, { cause });
     for (const w of group) w.reject(failed);
+    this.#committed(); // no transaction is open any more
   }
 
   /** Commits the open transaction, if any, and settles its calls. */
@@ -145,5 +176,12 @@ export class GroupCommit {
       return;
     }
     for (const w of group) w.resolve(w.value);
+    this.#committed();
+  }
+
+  #committed(): void {
+    const waiting = this.#onCommit;
+    this.#onCommit = [];
+    for (const resolve of waiting) resolve();
   }
 }

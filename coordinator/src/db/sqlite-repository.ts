@@ -188,7 +188,7 @@ export class SqliteRepository implements Repository {
    */
   async checkpointInBackground(options: CheckpointerOptions = {}): Promise<Checkpointer | null> {
     if (this.file === null || this.#checkpointer !== null) return this.#checkpointer;
-    this.#checkpointer = await Checkpointer.start(this.client, this.file, options);
+    this.#checkpointer = await Checkpointer.start(this.client, this.file, { writes: this.group, ...options });
     return this.#checkpointer;
   }
 
