@@ -190,6 +190,19 @@ describe("SqliteRepository with group commit", () => {
     reopened.close();
   });
 
+  test("close() during a hold of the writes lets the held ones through and commits them", async () => {
+    const path = file();
+    const repo = openSqliteRepository(path);
+    const group = (repo as unknown as { group: GroupCommit }).group;
+    await group.pause(); // as the checkpointer does for a WAL restart
+    const held = repo.enqueueJob(job("held"));
+    await repo.close();
+    expect((await held).id).toBe("held");
+    const reopened = new Database(path, { readonly: true });
+    expect(reopened.query("select id from jobs").all()).toEqual([{ id: "held" }]);
+    reopened.close();
+  });
+
   test("every repository method is either a declared read or runs in the group", () => {
     const methods = Object.getOwnPropertyNames(SqliteRepository.prototype);
     for (const read of SQLITE_READS) expect(methods).toContain(read);

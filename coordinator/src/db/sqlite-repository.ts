@@ -621,6 +621,9 @@ export class SqliteRepository implements Repository {
     this.#closed = true;
     this.group.commit();
     await this.#checkpointer?.stop();
+    // writes held for a WAL restart that stop() cut short go through now, before the connection closes
+    this.group.resume();
+    this.group.commit();
     this.client.close();
   }
 }
