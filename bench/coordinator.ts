@@ -141,7 +141,11 @@ export async function benchCoordinator(o: CoordinatorBenchOptions): Promise<Coor
 export function coordinatorTable(runs: CoordinatorRun[]): string {
   const rows: unknown[][] = runs.map((r) => [
     r.store,
-    r.mode === "rate" ? `rate ${r.offered_rate}/s (after ${r.warmup_seconds} s unmeasured)` : r.mode === "max" ? `max (${r.concurrency} in flight)` : "serial (1 in flight)",
+    r.mode === "rate"
+      ? `rate ${r.offered_rate}/s (after ${r.warmup_seconds} s unmeasured)`
+      : r.mode === "max"
+        ? `max (${r.concurrency} in flight)`
+        : "serial (1 in flight)",
     r.jobs_completed,
     r.jobs_failed + r.jobs_wrong + r.sends_skipped,
     r.jobs_per_s,
@@ -168,7 +172,11 @@ if (import.meta.main) {
     seconds: { type: "string", default: "10", description: "seconds of the serial and max modes" },
     rate: { type: "string", default: "200", description: "jobs/s offered in the rate mode (issue 9: 1000)" },
     "rate-seconds": { type: "string", default: "10", description: "seconds of the rate mode (issue 9: 60)" },
-    "rate-warmup-seconds": { type: "string", default: "5", description: "unmeasured seconds at the rate before the measured ones (0: none)" },
+    "rate-warmup-seconds": {
+      type: "string",
+      default: "5",
+      description: "unmeasured seconds at the rate before the measured ones (0: none)",
+    },
     clients: { type: "string", default: "2", description: "load client processes" },
     quick: { type: "boolean", default: false, description: "a short smoke run (2 s per mode, rate 100/s)" },
   } as const;
