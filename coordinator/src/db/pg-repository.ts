@@ -82,6 +82,7 @@ export async function openPgRepository(url: string, options: PgOptions = {}): Pr
 export class PgRepository implements Repository {
   readonly dialect = "postgres" as const;
   readonly leaseBatchLimit = 32;
+  readonly turnsShareCommit = false;
   #closed = false;
 
   private readonly hot: PgHotPath;

@@ -300,6 +300,12 @@ export interface Repository {
    * longer tails at 1,000 jobs/s).
    */
   readonly leaseBatchLimit: number;
+  /**
+   * Calls made in one event-loop turn share one transaction and its commit (SQLite's group
+   * commit): a lease made in the turn of an enqueue sees the job, and both are committed at once.
+   * Elsewhere (Postgres) a job is visible to a lease only once its enqueue has settled.
+   */
+  readonly turnsShareCommit: boolean;
 
   // workers
   createWorker(row: Pick<WorkerRow, "nodeId" | "clientId" | "name" | "ownerId">, now: number): Promise<WorkerRow>;

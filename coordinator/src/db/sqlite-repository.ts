@@ -162,6 +162,7 @@ const READS: ReadonlySet<string> = new Set(SQLITE_READS);
 export class SqliteRepository implements Repository {
   readonly dialect = "sqlite" as const;
   readonly leaseBatchLimit = 1;
+  readonly turnsShareCommit = true;
   #closed = false;
 
   private readonly hot: ReturnType<typeof hotStatements>;

@@ -1,7 +1,12 @@
 // Admission (issue 10): the online-worker and queue counts are reused briefly but never refuse a job wrongly.
+import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { openSqliteRepository } from "../db/sqlite-repository.ts";
 import { LocalBus } from "./bus.ts";
+import { Scheduler, type WorkerSlot } from "./scheduler.ts";
 import { JobService } from "./service.ts";
 import { JobRejectedError, type SubmitInput } from "./types.ts";
 
@@ -95,4 +100,42 @@ test("sweep: waiters whose job ended without an event (another process) are sett
   expect(open).toBe("open");
   jobs.close();
   await repo.close();
+});
+
+test("SQLite: a submitted job's lease joins its enqueue's commit, and its worker hears of it only once committed", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gogrid-service-"));
+  const path = join(dir, "jobs.sqlite");
+  const repo = openSqliteRepository(path);
+  await repo.upsertModel({ id: "m1", source: "/m1.gguf", sha256: "0".repeat(64), sizeBytes: 1, contextLength: null, createdAt: 1 });
+  await repo.createWorker({ nodeId: "w1", clientId: null, name: null, ownerId: null }, 1);
+  await repo.updateWorker("w1", { status: "idle" });
+  const bus = new LocalBus();
+  const jobs = new JobService(repo, bus, { instanceId: "i1", queueLimit: 10, maxAttempts: 3, timeoutMs: 1000 });
+  const other = new Database(path, { readonly: true });
+  const seenByWorker: { id: string; committedStatus: unknown }[] = [];
+  const slot: WorkerSlot = {
+    nodeId: "w1",
+    status: "idle",
+    capacity: 4,
+    running: 0,
+    models: ["m1"],
+    assign(job) {
+      // what another connection (anyone but this transaction) sees when the worker is told
+      const row = other.query("select status from jobs where id = ?").get(job.id) as { status: string } | null;
+      seenByWorker.push({ id: job.id, committedStatus: row?.status });
+    },
+  };
+  const scheduler = new Scheduler(repo, bus, { leaseMs: 30_000, retryBaseMs: 1000, offlineAfterMs: 60_000 }, () => [slot]);
+  scheduler.trigger(); // the first pass reads the models and the slot's facts
+  await Bun.sleep(20);
+  const before = repo.commits;
+  const submitted = await jobs.submit(input);
+  await Bun.sleep(20);
+  expect(seenByWorker).toEqual([{ id: submitted.id, committedStatus: "running" }]);
+  expect(repo.commits - before).toBe(1);
+  scheduler.close();
+  jobs.close();
+  other.close();
+  await repo.close();
+  rmSync(dir, { recursive: true, force: true });
 });

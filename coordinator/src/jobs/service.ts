@@ -136,7 +136,7 @@ export class JobService implements JobSubmitter {
     this.watches.set(id, watch); // before anyone can run it
     this.submittedAt.set(id, this.now());
     if (this.queued) this.queued.added++;
-    await this.repo.enqueueJob({
+    const enqueued = this.repo.enqueueJob({
       id,
       apiKeyId: input.apiKeyId,
       model: input.model,
@@ -148,8 +148,13 @@ export class JobService implements JobSubmitter {
       now: this.now(),
     });
     // not awaited: this instance's scheduler hears it at once; other instances are told by NOTIFY,
-    // and one that is lost is made good by their tick's full pass
-    this.bus.publish({ kind: "job_available" }).catch(() => {});
+    // and one that is lost is made good by their tick's full pass. Where a turn's calls share one
+    // commit (SQLite) the scheduler is told before the enqueue settles, so that its lease joins
+    // the enqueue's transaction: one commit a job fewer, and nobody hears of the job before it is
+    // committed either way (a lease settles after its commit). Elsewhere it must be committed first.
+    if (this.repo.turnsShareCommit) this.bus.publish({ kind: "job_available" }).catch(() => {});
+    await enqueued;
+    if (!this.repo.turnsShareCommit) this.bus.publish({ kind: "job_available" }).catch(() => {});
     return {
       id,
       stream: () => watch.stream(),
