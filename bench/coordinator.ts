@@ -118,12 +118,11 @@ export async function benchCoordinator(o: CoordinatorBenchOptions): Promise<Coor
         } else {
           // in flight at most 2 s of the offered rate: past that the coordinator has fallen behind
           const cap = Math.max(16, o.rate * 2);
+          const open = { ...base, mode: "open", rate: o.rate, concurrency: cap } as const;
           // the steady state is what is judged: the first seconds at a new rate compile code
           // paths the warm-up above did not reach and grow the WAL and the page cache
-          if (o.rateWarmupSeconds > 0) {
-            await runLoad(c, { ...base, mode: "open", rate: o.rate, concurrency: cap, seconds: o.rateWarmupSeconds }, o.clients);
-          }
-          const f = await runLoad(c, { ...base, mode: "open", rate: o.rate, concurrency: cap, seconds: o.rateSeconds }, o.clients);
+          if (o.rateWarmupSeconds > 0) await runLoad(c, { ...open, seconds: o.rateWarmupSeconds }, o.clients);
+          const f = await runLoad(c, { ...open, seconds: o.rateSeconds }, o.clients);
           runs.push(toRun(store, mode, o, f, o.rate, cap));
         }
         const r = runs[runs.length - 1] as CoordinatorRun;

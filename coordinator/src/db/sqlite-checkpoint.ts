@@ -63,9 +63,11 @@ export class Checkpointer {
   /** Times the writes were held for a restart, and how long in all (ms). */
   holds = { count: 0, ms: 0 };
   #holding = false;
+  /** WAL frames past which writes are held for a restart (options.restartAtFrames). */
+  readonly #restartAt: number;
   /** WAL frames at which the next hold is tried. */
-  #holdAt = Number.POSITIVE_INFINITY;
-  #drained: ((m: { log: number; checkpointed: number } | null) => void) | null = null;
+  #holdAt: number;
+  #drained: (() => void) | null = null;
   #failures = 0;
   #running = true;
   #stopped: (() => void) | null = null;
@@ -74,7 +76,10 @@ export class Checkpointer {
     private readonly client: Database,
     private readonly worker: Worker,
     private readonly options: CheckpointerOptions,
-  ) {}
+  ) {
+    this.#restartAt = options.restartAtFrames ?? RESTART_AT_FRAMES;
+    this.#holdAt = this.#restartAt;
+  }
 
   /** Starts the thread for the WAL database at `path`; null (auto-checkpoint kept) when it cannot start. */
   static async start(client: Database, path: string, options: CheckpointerOptions = {}): Promise<Checkpointer | null> {
@@ -105,7 +110,6 @@ export class Checkpointer {
       return notStarted(ready);
     }
     const c = new Checkpointer(client, worker, options);
-    c.#holdAt = options.restartAtFrames ?? RESTART_AT_FRAMES;
     client.run(`PRAGMA wal_autocheckpoint = ${BACKGROUND_AUTO_CHECKPOINT_PAGES}`);
     worker.onmessage = (e: MessageEvent<FromWorker>) => c.#onMessage(e.data);
     worker.onerror = (e) => c.#giveUp(`the checkpoint thread failed: ${e.message}`);
@@ -123,12 +127,11 @@ export class Checkpointer {
       this.checkpoints++;
       this.last = { log: m.log, checkpointed: m.checkpointed };
       this.#failures = 0;
-      const threshold = this.options.restartAtFrames ?? RESTART_AT_FRAMES;
-      if (m.type === "drained") this.#drained?.(this.last);
-      else if (m.log < threshold) this.#holdAt = threshold;
+      if (m.type === "drained") this.#drained?.();
+      else if (m.log < this.#restartAt) this.#holdAt = this.#restartAt;
       else if (m.log >= this.#holdAt) {
         // should the WAL not start again (another process reading it), the next try waits for a quarter more
-        this.#holdAt = m.log + threshold / 4;
+        this.#holdAt = m.log + this.#restartAt / 4;
         void this.#restart();
       }
     } else if (m.type === "failed") {
@@ -152,11 +155,11 @@ export class Checkpointer {
     try {
       await gate.pause();
       if (!this.#running) return;
-      await new Promise<unknown>((resolve) => {
-        const timer = setTimeout(() => resolve(null), MAX_HOLD_MS);
-        this.#drained = (m) => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, MAX_HOLD_MS);
+        this.#drained = () => {
           clearTimeout(timer);
-          resolve(m);
+          resolve();
         };
         this.worker.postMessage({ type: "drain" });
       });

@@ -152,9 +152,10 @@ export class JobService implements JobSubmitter {
     // commit (SQLite) the scheduler is told before the enqueue settles, so that its lease joins
     // the enqueue's transaction: one commit a job fewer, and nobody hears of the job before it is
     // committed either way (a lease settles after its commit). Elsewhere it must be committed first.
-    if (this.repo.turnsShareCommit) this.bus.publish({ kind: "job_available" }).catch(() => {});
+    const announce = () => void this.bus.publish({ kind: "job_available" }).catch(() => {});
+    if (this.repo.turnsShareCommit) announce();
     await enqueued;
-    if (!this.repo.turnsShareCommit) this.bus.publish({ kind: "job_available" }).catch(() => {});
+    if (!this.repo.turnsShareCommit) announce();
     return {
       id,
       stream: () => watch.stream(),
